@@ -41,6 +41,9 @@ class ModelDescriptor:
         """Receptive-field radius in input pixels: tiles must overlap by at least this."""
         return self.arch.margin(self.config)
 
+    def bytes_per_pixel(self, element_size: int = 4) -> int:
+        return self.arch.bytes_per_pixel(self.config, element_size)
+
     @property
     def size_multiple(self) -> int:
         """Inputs need no padding: both networks accept any size."""

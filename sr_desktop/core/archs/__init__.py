@@ -28,6 +28,10 @@ class Architecture:
     def margin(self, config: Any) -> int:
         return self.module_cls.receptive_margin(config)
 
+    def bytes_per_pixel(self, config: Any, element_size: int) -> int:
+        """Estimated peak inference memory per input pixel, for choosing a tile size."""
+        return self.module_cls.bytes_per_pixel(config, element_size)
+
     def config_from_dict(self, values: dict[str, Any]) -> Any:
         """Build a config from metadata, ignoring unknown keys and coercing types."""
         known = {f.name: f.type for f in fields(self.config_cls)}

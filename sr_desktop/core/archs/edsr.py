@@ -127,6 +127,10 @@ class EDSR(nn.Module):
         lr_convs = 1 + 2 * config.n_resblocks + 1 + 1  # head, blocks, body end, first upsampler
         return lr_convs + 1  # later upsampler convs and the last conv work at >= 2x: under 1 px
 
+    @staticmethod
+    def bytes_per_pixel(config: EDSRConfig, element_size: int) -> int:
+        return edsr_bytes_per_pixel(config, element_size)
+
 
 def detect_edsr(sd: dict[str, torch.Tensor]) -> EDSRConfig | None:
     """Infer the hyper-parameters of an EDSR state dict from its tensor shapes."""
@@ -163,3 +167,9 @@ def detect_edsr(sd: dict[str, torch.Tensor]) -> EDSRConfig | None:
         n_colors=int(n_colors),
         rgb_range=rgb_range,
     )
+
+
+def edsr_bytes_per_pixel(config: EDSRConfig, element_size: int) -> int:
+    """Peak inference memory per input pixel: a few feature maps at LR (the tail runs in
+    bands, see ``_finish_in_bands``) plus the output."""
+    return (6 * config.n_feats + 2 * config.n_colors * config.scale**2) * element_size

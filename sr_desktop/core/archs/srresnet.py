@@ -78,6 +78,10 @@ class SRResNet(nn.Module):
         # convs at 2x and 4x size add under 2 LR pixels together.
         return 4 + 2 * config.n_resblocks + 1 + 1 + 2
 
+    @staticmethod
+    def bytes_per_pixel(config: SRResNetConfig, element_size: int) -> int:
+        return srresnet_bytes_per_pixel(config, element_size)
+
 
 def detect_srresnet(sd: dict[str, torch.Tensor]) -> SRResNetConfig | None:
     if "head.0.weight" not in sd or "body_end.1.running_mean" not in sd or "tail.weight" not in sd:
@@ -95,3 +99,9 @@ def detect_srresnet(sd: dict[str, torch.Tensor]) -> SRResNetConfig | None:
     else:
         return None
     return SRResNetConfig(scale=scale, n_resblocks=len(blocks), n_feats=int(n_feats), n_colors=int(n_colors))
+
+
+def srresnet_bytes_per_pixel(config: SRResNetConfig, element_size: int) -> int:
+    """Peak inference memory per input pixel: the last upsampling stage holds the widest maps."""
+    s2 = config.scale**2
+    return (6 * config.n_feats + 3 * config.n_feats * s2 + 2 * config.n_colors * s2) * element_size

@@ -1,0 +1,2 @@
+"""The desktop app (PySide6). Qt lives only in this package; heavy work runs in workers
+(:mod:`sr_desktop.gui.workers`) and torch is imported lazily, inside those workers."""

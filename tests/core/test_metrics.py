@@ -1,0 +1,118 @@
+import math
+
+import numpy as np
+import pytest
+
+from sr_desktop.core.metrics import psnr, rgb_to_y, ssim
+
+
+def _smooth_rgb(h=40, w=36, seed=0):
+    """A smooth uint8 RGB image in 40..200, so that small offsets never clip."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    chans = [120 + 60 * np.sin(xx / (4 + c) + rng.random() * 6) * np.cos(yy / (5 + c)) for c in range(3)]
+    return np.clip(np.stack(chans, axis=-1), 40, 200).round().astype(np.uint8)
+
+
+def test_rgb_to_y_bt601_anchors():
+    px = np.array([[[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255]]], dtype=np.uint8)
+    np.testing.assert_allclose(rgb_to_y(px)[0], [16.0, 235.0, 16 + 65.481, 16 + 128.553, 16 + 24.966])
+    np.testing.assert_allclose(rgb_to_y(px.astype(np.float32) / 255), rgb_to_y(px), atol=1e-4)
+
+
+def test_rgb_to_y_grey_counts_as_equal_channels():
+    grey = np.random.default_rng(1).integers(0, 256, size=(5, 7), dtype=np.uint8)
+    as_rgb = np.repeat(grey[:, :, None], 3, axis=2)
+    np.testing.assert_allclose(rgb_to_y(grey), rgb_to_y(as_rgb))
+    np.testing.assert_allclose(rgb_to_y(grey[:, :, None]), rgb_to_y(as_rgb))
+    assert rgb_to_y(grey).shape == (5, 7)
+
+
+def test_psnr_of_a_constant_offset_by_hand():
+    a = _smooth_rgb()
+    b = a + np.uint8(5)
+    # Y moves by (65.481 + 128.553 + 24.966) * 5 / 255 = 219 * 5 / 255 everywhere.
+    dy = 219 * 5 / 255
+    assert psnr(a, b) == pytest.approx(20 * math.log10(255 / dy), abs=1e-9)
+    assert psnr(a, b, y_channel=False) == pytest.approx(20 * math.log10(255 / 5), abs=1e-9)
+    # float input in [0, 1] is the same picture
+    assert psnr(a / 255.0, b / 255.0) == pytest.approx(20 * math.log10(255 / dy), abs=1e-9)
+
+
+def test_psnr_of_a_known_mse_on_part_of_the_image():
+    a = np.full((10, 10), 100, dtype=np.uint8)
+    b = a.copy()
+    b[:5] = 104  # half the pixels off by 4: MSE = 8
+    assert psnr(a, b, y_channel=False) == pytest.approx(10 * math.log10(255**2 / 8), abs=1e-9)
+
+
+def test_psnr_identical_is_inf_and_shave_drops_the_border():
+    a = _smooth_rgb()
+    assert psnr(a, a.copy()) == math.inf
+    b = a.copy()
+    b[:3] = 0
+    b[:, -2:] = 255
+    assert psnr(a, b, shave=2) < 30
+    assert psnr(a, b, shave=3) == math.inf
+
+
+def test_psnr_rejects_shape_mismatch_and_overshave():
+    a = _smooth_rgb()
+    with pytest.raises(ValueError):
+        psnr(a, a[:-1])
+    with pytest.raises(ValueError):
+        psnr(a, a, shave=20)
+
+
+def _ssim_direct(x: np.ndarray, y: np.ndarray) -> float:
+    """Wang et al.'s ssim_index written the slow way: a 2D 11x11 window slid over every
+    'valid' position."""
+    r = np.arange(11) - 5
+    win = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * 1.5**2))
+    win /= win.sum()
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    vals = []
+    for i in range(x.shape[0] - 10):
+        for j in range(x.shape[1] - 10):
+            px, py = x[i : i + 11, j : j + 11], y[i : i + 11, j : j + 11]
+            mx, my = (win * px).sum(), (win * py).sum()
+            vx = (win * px * px).sum() - mx * mx
+            vy = (win * py * py).sum() - my * my
+            cxy = (win * px * py).sum() - mx * my
+            vals.append(((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2)))
+    return float(np.mean(vals))
+
+
+def test_ssim_matches_a_direct_sliding_window():
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 256, size=(18, 16), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-30, 31, size=a.shape), 0, 255).astype(np.uint8)
+    expected = _ssim_direct(a.astype(np.float64), b.astype(np.float64))
+    assert ssim(a, b, y_channel=False) == pytest.approx(expected, abs=1e-10)
+
+
+def test_ssim_of_two_flat_images_by_hand():
+    a = np.full((20, 20), 100, dtype=np.uint8)
+    b = np.full((20, 20), 120, dtype=np.uint8)
+    c1 = (0.01 * 255) ** 2
+    expected = (2 * 100 * 120 + c1) / (100**2 + 120**2 + c1)
+    assert ssim(a, b, y_channel=False) == pytest.approx(expected, abs=1e-9)
+
+
+def test_ssim_identical_noisy_symmetric():
+    a = _smooth_rgb()
+    rng = np.random.default_rng(3)
+    assert ssim(a, a.copy()) == pytest.approx(1.0, abs=1e-12)
+    light = np.clip(a + rng.normal(0, 3, a.shape), 0, 255).astype(np.uint8)
+    heavy = np.clip(a + rng.normal(0, 20, a.shape), 0, 255).astype(np.uint8)
+    s_light, s_heavy = ssim(a, light), ssim(a, heavy)
+    assert 0 < s_heavy < s_light < 1
+    assert ssim(light, a) == pytest.approx(s_light, abs=1e-12)
+    assert ssim(a, heavy, shave=4) != pytest.approx(s_heavy, abs=1e-9)
+
+
+def test_ssim_needs_an_11px_window():
+    a = _smooth_rgb(h=20, w=20)
+    ssim(a, a, shave=4)  # 12x12 left: fine
+    with pytest.raises(ValueError):
+        ssim(a, a, shave=5)

@@ -1,0 +1,149 @@
+"""The typed, versioned training configuration, copied into every run folder as ``config.json``.
+
+One flat dataclass (every field is a command-line option), so a run folder alone says how its
+model was made, and ``--resume`` rebuilds exactly the same run from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+CONFIG_VERSION = 1
+STAGES = ("pretrain", "gan", "both")
+SCHEDULES = ("step", "cosine", "constant")
+
+
+class ConfigError(ValueError):
+    """An impossible combination of options; the message says which and why."""
+
+
+@dataclass
+class TrainConfig:
+    version: int = CONFIG_VERSION
+    # data
+    dataset: str = ""  # folder; empty = DIV2K (downloaded on request)
+    scale: int = 2
+    patch: int = 48  # LR patch side; HR patch = patch * scale
+    batch: int = 16
+    val_fraction: float = 0.1  # used when the dataset has no val.txt
+    val_crop: int = 384  # HR centre crop for validation (0 = whole image); keeps CPU validation cheap
+    max_val_images: int = 10
+    grad_weighting: float = 0.7  # share of patches drawn by local gradient energy (rest uniform)
+    quantize_lr: bool = True  # round synthesised LR to 8 bit, as MATLAB-made LR files are
+    augment: bool = True  # flips and 90 degree rotations
+    # model
+    arch: str = "edsr"
+    n_resblocks: int = 16
+    n_feats: int = 64
+    res_scale: float = 1.0
+    init_from: str = ""
+    # optimisation
+    stage: str = "pretrain"
+    iters: int = 300_000
+    minutes: float = 0.0  # wall-clock budget for this invocation (0 = none)
+    lr: float = 1e-4
+    schedule: str = "step"
+    lr_step: int = 0  # step schedule: decay every lr_step iterations (0 = at 2/3 of iters)
+    lr_gamma: float = 0.5
+    lr_min: float = 1e-7  # cosine floor
+    warmup: int = 0
+    loss: str = "auto"  # auto = l1 for EDSR, mse for SRResNet
+    ema: float = 0.0  # EMA decay of weights (0 = off), e.g. 0.999
+    grad_clip: float = 0.0
+    amp: str = "off"  # off | bf16 | fp16 (CUDA only)
+    # GAN stage
+    vgg_weights: str = ""  # torchvision VGG19 state dict (.pth)
+    vgg16_file: str = ""  # shared/weights/vgg16-imagenet-features.ckpt format
+    vgg_layer: str = ""  # "" = relu5_4 for VGG19, relu5_3 for VGG16
+    allow_download: bool = False
+    content_weight: float = 1.0
+    adv_weight: float = 1e-3
+    pixel_weight: float = 0.0
+    d_lr: float = 1e-4
+    # bookkeeping
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 1  # background batch-preparing threads
+    threads: int = 0  # torch intra-op threads (0 = cores / local ranks)
+    val_every: int = 1000
+    ckpt_every: int = 500
+    log_every: int = 10
+    export: str = ""
+    run_dir: str = "runs/train"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # --- derived -------------------------------------------------------------------------
+    @property
+    def hr_patch(self) -> int:
+        return self.patch * self.scale
+
+    @property
+    def pixel_loss(self) -> str:
+        if self.loss != "auto":
+            return self.loss
+        return "mse" if self.arch == "srresnet" else "l1"
+
+    def lr_step_size(self) -> int:
+        return self.lr_step if self.lr_step > 0 else max(1, (2 * self.iters) // 3)
+
+    def model_config(self) -> Any:
+        from sr_desktop.core.archs import get_architecture
+
+        arch = get_architecture(self.arch)
+        values: dict[str, Any] = {"scale": self.scale, "n_resblocks": self.n_resblocks, "n_feats": self.n_feats}
+        if self.arch == "edsr":
+            values["res_scale"] = self.res_scale
+        return arch.config_cls(**values)
+
+    def validate(self) -> None:
+        problems = []
+        if self.stage not in STAGES:
+            problems.append(f"--stage must be one of {', '.join(STAGES)}, not {self.stage!r}")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"--schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if self.scale not in (2, 3, 4):
+            problems.append(f"--scale must be 2, 3 or 4, not {self.scale}")
+        if self.arch not in ("edsr", "srresnet"):
+            problems.append(f"--arch must be edsr or srresnet, not {self.arch!r}")
+        if self.patch < 4 or self.batch < 1:
+            problems.append("--patch must be at least 4 and --batch at least 1")
+        if self.iters < 1 and self.minutes <= 0:
+            problems.append("give --iters N or --minutes M")
+        if not 0.0 <= self.ema < 1.0:
+            problems.append(f"--ema must be in [0, 1), not {self.ema}")
+        if self.loss not in ("auto", "l1", "mse"):
+            problems.append(f"--loss must be auto, l1 or mse, not {self.loss!r}")
+        if self.amp not in ("off", "bf16", "fp16"):
+            problems.append(f"--amp must be off, bf16 or fp16, not {self.amp!r}")
+        if not 0.0 <= self.grad_weighting <= 1.0:
+            problems.append("--grad-weighting must be in [0, 1]")
+        if problems:
+            raise ConfigError("\n".join(problems))
+
+    # --- serialisation -------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        version = int(values.get("version", 0))
+        if version > CONFIG_VERSION:
+            raise ConfigError(f"config version {version} is newer than this program understands ({CONFIG_VERSION})")
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in values.items() if k in known}
+        kwargs["version"] = CONFIG_VERSION
+        return cls(**kwargs)
+
+    def save(self, path: Path) -> None:
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> TrainConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))

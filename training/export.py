@@ -1,0 +1,84 @@
+"""The final model file: EMA (or raw) weights with a model card, via ``save_model``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from .config import TrainConfig
+
+PHOTOS_HR_ATTRIBUTION = (
+    "training photos: see photos-hr/LICENSES.md; CC-BY/CC-BY-SA attribution in README"
+)
+
+
+def default_export_path(cfg: TrainConfig) -> Path:
+    from sr_desktop.core.store import user_model_dir
+
+    run = Path(cfg.run_dir).name or "run"
+    suffix = "-gan" if cfg.stage == "gan" else ""
+    return user_model_dir() / f"{cfg.arch}-x{cfg.scale}-{run}{suffix}.safetensors"
+
+
+def training_data_text(cfg: TrainConfig, n_train: int, n_val: int) -> str:
+    name = Path(cfg.dataset).name if cfg.dataset else "DIV2K"
+    return f"{name}: {n_train} training / {n_val} validation images"
+
+
+def recipe_text(cfg: TrainConfig, weights: str) -> str:
+    parts = [
+        f"stage {cfg.stage}",
+        f"loss {cfg.pixel_loss}" if cfg.stage == "pretrain" else
+        f"VGG content x{cfg.content_weight} + adversarial x{cfg.adv_weight} + pixel L1 x{cfg.pixel_weight}",
+        f"batch {cfg.batch}",
+        f"LR patch {cfg.patch}",
+        f"Adam lr {cfg.lr:g} betas (0.9, 0.999)",
+        f"schedule {cfg.schedule}",
+        "LR: MATLAB bicubic on the fly" + (", 8-bit" if cfg.quantize_lr else ""),
+        f"gradient-weighted patches ({cfg.grad_weighting:g})",
+        "flips/rotations" if cfg.augment else "no augmentation",
+        f"EMA {cfg.ema:g}" if cfg.ema else "no EMA",
+        f"weights {weights}",
+    ]
+    return "; ".join(parts)
+
+
+def export_model(
+    module: nn.Module,
+    cfg: TrainConfig,
+    path: Path | str,
+    *,
+    iteration: int,
+    weights: str,
+    n_train: int,
+    n_val: int,
+    val: dict[str, Any] | None,
+    extra_card: dict[str, Any] | None = None,
+) -> Path:
+    from sr_desktop.core.modelfile import save_model
+
+    card: dict[str, Any] = {
+        "name": Path(path).stem,
+        "arch": cfg.arch,
+        "scale": cfg.scale,
+        "training_data": training_data_text(cfg, n_train, n_val),
+        "iterations": iteration,
+        "recipe": recipe_text(cfg, weights),
+        "trained": time.strftime("%Y-%m-%d"),
+        "attribution": PHOTOS_HR_ATTRIBUTION if "photos-hr" in str(cfg.dataset) else
+        "see the licence of the training images",
+    }
+    if val:
+        card["val_psnr"] = f"{val['psnr']:.3f}"
+        card["val_ssim"] = f"{val['ssim']:.4f}"
+        card["bicubic_psnr"] = f"{val['bicubic_psnr']:.3f}"
+        card["bicubic_ssim"] = f"{val['bicubic_ssim']:.4f}"
+        card["val_protocol"] = (
+            f"Y (BT.601), shave {cfg.scale}, {val['images']} held-out images, "
+            f"centre crop {cfg.val_crop or 'none'} px HR, MATLAB bicubic LR"
+        )
+    card.update(extra_card or {})
+    return save_model(path, module, cfg.arch, cfg.model_config(), card)
