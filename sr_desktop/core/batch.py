@@ -237,6 +237,9 @@ def run_batch(
                 except (Exception, MemoryError) as exc:  # noqa: BLE001 - one bad file never stops the batch
                     if isinstance(exc, TileTooSmallError):
                         exc = RuntimeError(f"not enough memory: {exc}")
+                    if writing is not None:  # report in input order
+                        _finish_write(writing, finish)
+                        writing = None
                     finish(FileResult(str(job.item.path), None, "failed", _one_line(exc), time.perf_counter() - start))
                     done_weight += weight
                     continue
