@@ -94,7 +94,11 @@ class TrainConfig:
         from sr_desktop.core.archs import get_architecture
 
         arch = get_architecture(self.arch)
-        values: dict[str, Any] = {"scale": self.scale, "n_resblocks": self.n_resblocks, "n_feats": self.n_feats}
+        values: dict[str, Any] = {
+            "scale": self.scale,
+            "n_resblocks": self.n_resblocks,
+            "n_feats": self.n_feats,
+        }
         if self.arch == "edsr":
             values["res_scale"] = self.res_scale
         return arch.config_cls(**values)
@@ -132,7 +136,9 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         version = int(values.get("version", 0))
         if version > CONFIG_VERSION:
-            raise ConfigError(f"config version {version} is newer than this program understands ({CONFIG_VERSION})")
+            raise ConfigError(
+                f"config version {version} is newer than this program understands ({CONFIG_VERSION})"
+            )
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in values.items() if k in known}
         kwargs["version"] = CONFIG_VERSION

@@ -80,7 +80,9 @@ def _read_val_txt(root: Path) -> list[str]:
     path = root / "val.txt"
     if not path.is_file():
         return []
-    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    return [
+        line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")
+    ]
 
 
 def scan_dataset(root: Path | str, scale: int, min_hr_side: int = 0) -> DatasetLayout:
@@ -100,13 +102,17 @@ def scan_dataset(root: Path | str, scale: int, min_hr_side: int = 0) -> DatasetL
             sub = lr_dir / f"x{scale}"
             lr_files = list_images(sub) if sub.is_dir() else list_images(lr_dir)
             if not lr_files:
-                problems.append(f"{lr_dir} holds no images for x{scale} (looked in {sub if sub.is_dir() else lr_dir})")
+                problems.append(
+                    f"{lr_dir} holds no images for x{scale} (looked in {sub if sub.is_dir() else lr_dir})"
+                )
             kind = "paired"
     else:
         hr_files, lr_files, kind = list_images(root), [], "plain"
     if not hr_files:
         where = hr_dir if hr_dir.is_dir() else root
-        raise DatasetError(problems + [f"no images in {where} (looked for {', '.join(IMAGE_SUFFIXES)})"], root)
+        raise DatasetError(
+            problems + [f"no images in {where} (looked for {', '.join(IMAGE_SUFFIXES)})"], root
+        )
 
     samples = [Sample(p.stem, p) for p in hr_files]
     if kind == "paired":
@@ -176,7 +182,9 @@ def split_samples(
     val_set = {id(s) for s in val}
     train = [s for s in layout.samples if id(s) not in val_set]
     if len(train) < 2:
-        raise DatasetError([f"only {len(train)} training image(s) left after the validation split"], layout.root)
+        raise DatasetError(
+            [f"only {len(train)} training image(s) left after the validation split"], layout.root
+        )
     return train, val
 
 
@@ -188,7 +196,9 @@ def load_rgb(path: Path) -> np.ndarray:
         im = ImageOps.exif_transpose(im)
         if im.mode in ("I;16", "I;16B", "I;16L", "I"):
             arr = np.asarray(im, dtype=np.float64)
-            arr = np.clip(arr / (65535.0 if arr.max() > 255 else 255.0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            arr = np.clip(arr / (65535.0 if arr.max() > 255 else 255.0) * 255.0 + 0.5, 0, 255).astype(
+                np.uint8
+            )
             return np.repeat(arr[..., None], 3, axis=2)
         return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
 
@@ -406,7 +416,9 @@ def build_val_set(images: list[CachedImage], scale: int, crop: int) -> list[ValI
     for im in images:
         hr, top, left = center_crop(im.hr, crop, scale)
         if im.lr is not None:
-            lr = im.lr[top // scale : (top + hr.shape[0]) // scale, left // scale : (left + hr.shape[1]) // scale]
+            lr = im.lr[
+                top // scale : (top + hr.shape[0]) // scale, left // scale : (left + hr.shape[1]) // scale
+            ]
         else:
             lr = imresize(hr, scale=1.0 / scale)
         bic = bicubic_upscale(lr, scale)[: hr.shape[0], : hr.shape[1]]

@@ -52,7 +52,9 @@ def shutdown_distributed() -> None:
         dist.destroy_process_group()
 
 
-def all_reduce_max_sum(flags: torch.Tensor, sums: torch.Tensor, info: DistInfo) -> tuple[torch.Tensor, torch.Tensor]:
+def all_reduce_max_sum(
+    flags: torch.Tensor, sums: torch.Tensor, info: DistInfo
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Max over ranks of ``flags`` (stop requests, non-finite losses) and mean of ``sums``."""
     if not info.enabled:
         return flags, sums

@@ -50,7 +50,9 @@ def format_event(e: dict[str, Any]) -> str:
     if t == "train":
         eta = e.get("eta_s")
         eta_txt = f" eta {eta / 3600:.1f} h" if isinstance(eta, (int, float)) else ""
-        losses = " ".join(f"{k} {v:.4g}" for k, v in e.get("losses", {}).items() if isinstance(v, (int, float)))
+        losses = " ".join(
+            f"{k} {v:.4g}" for k, v in e.get("losses", {}).items() if isinstance(v, (int, float))
+        )
         return (
             f"[{it}] {losses} lr {e.get('lr', 0):.3g} {e.get('it_per_s', 0):.3g} it/s "
             f"data-wait {100 * e.get('data_wait_share', 0):.0f}%{eta_txt}"

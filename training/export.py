@@ -10,9 +10,7 @@ from torch import nn
 
 from .config import TrainConfig
 
-PHOTOS_HR_ATTRIBUTION = (
-    "training photos: see photos-hr/LICENSES.md; CC-BY/CC-BY-SA attribution in README"
-)
+PHOTOS_HR_ATTRIBUTION = "training photos: see photos-hr/LICENSES.md; CC-BY/CC-BY-SA attribution in README"
 
 
 def default_export_path(cfg: TrainConfig) -> Path:
@@ -31,8 +29,9 @@ def training_data_text(cfg: TrainConfig, n_train: int, n_val: int) -> str:
 def recipe_text(cfg: TrainConfig, weights: str) -> str:
     parts = [
         f"stage {cfg.stage}",
-        f"loss {cfg.pixel_loss}" if cfg.stage == "pretrain" else
-        f"VGG content x{cfg.content_weight} + adversarial x{cfg.adv_weight} + pixel L1 x{cfg.pixel_weight}",
+        f"loss {cfg.pixel_loss}"
+        if cfg.stage == "pretrain"
+        else f"VGG content x{cfg.content_weight} + adversarial x{cfg.adv_weight} + pixel L1 x{cfg.pixel_weight}",
         f"batch {cfg.batch}",
         f"LR patch {cfg.patch}",
         f"Adam lr {cfg.lr:g} betas (0.9, 0.999)",
@@ -68,8 +67,9 @@ def export_model(
         "iterations": iteration,
         "recipe": recipe_text(cfg, weights),
         "trained": time.strftime("%Y-%m-%d"),
-        "attribution": PHOTOS_HR_ATTRIBUTION if "photos-hr" in str(cfg.dataset) else
-        "see the licence of the training images",
+        "attribution": PHOTOS_HR_ATTRIBUTION
+        if "photos-hr" in str(cfg.dataset)
+        else "see the licence of the training images",
     }
     if val:
         card["val_psnr"] = f"{val['psnr']:.3f}"

@@ -71,6 +71,7 @@ class TrainResult:
 
 # --- small pieces ------------------------------------------------------------------------
 
+
 def pick_device(name: str, info: DistInfo) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -105,7 +106,10 @@ def lr_at(cfg: TrainConfig, iteration: int, planned: int) -> float:
 
 
 class EMA:
-    """Exponential moving average of a module's weights (buffers are copied as they are)."""
+    """Exponential moving average of a module's weights (buffers are copied as they are).
+
+    The decay warms up as ``min(decay, (1 + t) / (10 + t))`` so that the average is useful
+    (and validation meaningful) long before ``1 / (1 - decay)`` steps have passed."""
 
     def __init__(self, module: nn.Module, decay: float):
         self.decay = decay
@@ -114,10 +118,11 @@ class EMA:
             p.requires_grad_(False)
 
     @torch.no_grad()
-    def update(self, module: nn.Module) -> None:
+    def update(self, module: nn.Module, step: int) -> None:
+        decay = min(self.decay, (1.0 + step) / (10.0 + step))
         ema_params = dict(self.module.named_parameters())
         for name, p in module.named_parameters():
-            ema_params[name].lerp_(p.detach(), 1.0 - self.decay)
+            ema_params[name].lerp_(p.detach(), 1.0 - decay)
         ema_buffers = dict(self.module.named_buffers())
         for name, b in module.named_buffers():
             ema_buffers[name].copy_(b)
@@ -160,7 +165,11 @@ def state_hash(module: nn.Module) -> str:
 
 
 def unwrap(module: nn.Module) -> nn.Module:
-    return module.module if hasattr(module, "module") and isinstance(module, nn.parallel.DistributedDataParallel) else module
+    return (
+        module.module
+        if hasattr(module, "module") and isinstance(module, nn.parallel.DistributedDataParallel)
+        else module
+    )
 
 
 @torch.no_grad()
@@ -194,6 +203,7 @@ def validate(module: nn.Module, val_set, scale: int, device: torch.device) -> di
 
 
 # --- stages ------------------------------------------------------------------------------
+
 
 class PretrainStage:
     """Pixel loss (L1 for EDSR, MSE for SRResNet) with Adam."""
@@ -265,6 +275,7 @@ def build_stage(cfg: TrainConfig, model: nn.Module, device: torch.device, info: 
 
 # --- the loop ----------------------------------------------------------------------------
 
+
 def _checkpoint_state(cfg, iteration, planned, model, ema, stage, best, elapsed) -> dict[str, Any]:
     return {
         "format": CHECKPOINT_FORMAT,
@@ -274,7 +285,11 @@ def _checkpoint_state(cfg, iteration, planned, model, ema, stage, best, elapsed)
         "model": unwrap(model).state_dict(),
         "ema": ema.module.state_dict() if ema else {},
         "stage": stage.state_dict(),
-        "scheduler": {"name": cfg.schedule, "planned_iters": planned, "last_lr": lr_at(cfg, iteration, planned)},
+        "scheduler": {
+            "name": cfg.schedule,
+            "planned_iters": planned,
+            "last_lr": lr_at(cfg, iteration, planned),
+        },
         "rng": rng_state(),
         "config": cfg.to_dict(),
         "best": best or {},
@@ -316,11 +331,20 @@ def train(
         images = load_cache(train_samples, cfg.scale, cell=cfg.hr_patch, root=layout.root)
         val_set = []
         if info.is_main:
-            val_images = load_cache(val_samples[: cfg.max_val_images], cfg.scale, cell=cfg.hr_patch, root=layout.root)
+            val_images = load_cache(
+                val_samples[: cfg.max_val_images], cfg.scale, cell=cfg.hr_patch, root=layout.root
+            )
             val_set = build_val_set(val_images, cfg.scale, cfg.val_crop)
         sampler = PatchSampler(
-            images, cfg.scale, cfg.patch, cfg.batch, seed=cfg.seed, rank=info.rank,
-            grad_weighting=cfg.grad_weighting, quantize_lr=cfg.quantize_lr, augment=cfg.augment,
+            images,
+            cfg.scale,
+            cfg.patch,
+            cfg.batch,
+            seed=cfg.seed,
+            rank=info.rank,
+            grad_weighting=cfg.grad_weighting,
+            quantize_lr=cfg.quantize_lr,
+            augment=cfg.augment,
         )
 
         # model, EMA, optimiser
@@ -333,7 +357,9 @@ def train(
             from .init_weights import load_matching_weights
 
             copied, skipped = load_matching_weights(model, cfg.init_from)
-            init_note = f"initialised from {cfg.init_from}: {len(copied)} tensors copied, {len(skipped)} fresh"
+            init_note = (
+                f"initialised from {cfg.init_from}: {len(copied)} tensors copied, {len(skipped)} fresh"
+            )
             if skipped:
                 init_note += f" ({', '.join(skipped[:6])}{', ...' if len(skipped) > 6 else ''})"
         model.train()
@@ -363,12 +389,19 @@ def train(
             stage.model = model
 
         log.emit(
-            "start", iteration,
-            message=("resumed" if resume else "started") + f" {cfg.stage} {cfg.arch} x{cfg.scale} on {device}"
+            "start",
+            iteration,
+            message=("resumed" if resume else "started")
+            + f" {cfg.stage} {cfg.arch} x{cfg.scale} on {device}"
             + (f" x{info.world_size} ranks" if info.enabled else ""),
-            resumed=resume, train_images=len(images), val_images=len(val_set),
-            cache_s=round(time.perf_counter() - t0, 2), threads=torch.get_num_threads(),
-            planned_iters=planned, init=init_note, dataset_kind=layout.kind,
+            resumed=resume,
+            train_images=len(images),
+            val_images=len(val_set),
+            cache_s=round(time.perf_counter() - t0, 2),
+            threads=torch.get_num_threads(),
+            planned_iters=planned,
+            init=init_note,
+            dataset_kind=layout.kind,
         )
         if init_note:
             log.emit("info", iteration, message=init_note)
@@ -396,8 +429,12 @@ def train(
         def save(reason_text: str) -> None:
             if info.is_main:
                 elapsed = elapsed_before + time.perf_counter() - session_start
-                save_checkpoint(ckpt_path, _checkpoint_state(cfg, iteration, planned, model, ema, stage,
-                                                             {**best, "last_val": last_val}, elapsed))
+                save_checkpoint(
+                    ckpt_path,
+                    _checkpoint_state(
+                        cfg, iteration, planned, model, ema, stage, {**best, "last_val": last_val}, elapsed
+                    ),
+                )
                 log.emit("checkpoint", iteration, reason=reason_text, path=str(ckpt_path))
             barrier(info)
 
@@ -427,7 +464,7 @@ def train(
             lr_b, hr_b = lr_b.to(device, non_blocking=True), hr_b.to(device, non_blocking=True)
             parts = stage.step(lr_b, hr_b, check_finite)
             if ema:
-                ema.update(unwrap(model))
+                ema.update(unwrap(model), iteration)
             iteration += 1
             for k, v in parts.items():
                 loss_sums[k] = loss_sums.get(k, 0.0) + float(v)
@@ -440,7 +477,12 @@ def train(
                 spent = time.perf_counter() - session_start
                 planned = int(iteration + (cfg.minutes * 60 - spent) * iteration / spent)
                 planned = broadcast_planned(planned, info)
-                log.emit("info", iteration, message=f"time budget allows about {planned} iterations", planned_iters=planned)
+                log.emit(
+                    "info",
+                    iteration,
+                    message=f"time budget allows about {planned} iterations",
+                    planned_iters=planned,
+                )
 
             if iteration % cfg.log_every == 0 or iteration == planned:
                 now = time.perf_counter()
@@ -452,9 +494,12 @@ def train(
                     left = cfg.minutes * 60 - (now - session_start)
                     eta = min(eta, left) if eta is not None else left
                 log.emit(
-                    "train", iteration,
+                    "train",
+                    iteration,
                     losses={k: v / window_iters for k, v in loss_sums.items()},
-                    lr=current_lr, it_per_s=round(last_rate, 4), data_wait_share=round(last_wait_share, 4),
+                    lr=current_lr,
+                    it_per_s=round(last_rate, 4),
+                    data_wait_share=round(last_wait_share, 4),
                     eta_s=round(eta, 1) if eta is not None else None,
                 )
                 window_start, window_iters, window_wait, loss_sums = now, 0, prefetch.wait_s, {}
@@ -480,8 +525,14 @@ def train(
             export_path = Path(cfg.export) if cfg.export else default_export_path(cfg)
             weights = "EMA" if ema else "raw"
             export_model(
-                eval_model(), cfg, export_path, iteration=iteration, weights=weights,
-                n_train=len(train_samples), n_val=len(val_samples), val=last_val,
+                eval_model(),
+                cfg,
+                export_path,
+                iteration=iteration,
+                weights=weights,
+                n_train=len(train_samples),
+                n_val=len(val_samples),
+                val=last_val,
                 extra_card=getattr(stage, "card_extra", None),
             )
         debug_dir = os.environ.get(DEBUG_HASH_ENV)
@@ -489,8 +540,12 @@ def train(
             Path(debug_dir).mkdir(parents=True, exist_ok=True)
             (Path(debug_dir) / f"rank{info.rank}.txt").write_text(state_hash(unwrap(model)) + "\n")
         log.emit(
-            "done", iteration, message=f"finished ({reason})", reason=reason,
-            export=str(export_path) if export_path else None, val=last_val,
+            "done",
+            iteration,
+            message=f"finished ({reason})",
+            reason=reason,
+            export=str(export_path) if export_path else None,
+            val=last_val,
             data_wait_share=round(total_wait, 4),
         )
         return TrainResult(iteration, export_path, last_val, reason, last_rate, last_wait_share)

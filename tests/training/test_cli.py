@@ -1,0 +1,106 @@
+"""sr-train's command line: usage and dataset errors exit 2 with a message, python -m training is
+the same program, and training never imports Qt."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from train_helpers import REPO, make_hr_folder
+
+from training.cli import build_parser, config_from_args, main
+
+
+def test_bad_dataset_exits_2_with_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    make_hr_folder(tmp_path / "two", n=2)
+    assert main([str(tmp_path / "two"), "--run-dir", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "only 2 image(s)" in err and "Traceback" not in err
+
+
+def test_bad_options_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = make_hr_folder(tmp_path / "ds")
+    assert main([str(data), "--ema", "1.5", "--run-dir", str(tmp_path / "r")]) == 2
+    assert "--ema" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main([str(data), "--scale", "5"])
+    assert exc.value.code == 2
+    assert main(["--resume", str(tmp_path / "nothing")]) == 2
+
+
+def test_missing_init_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = make_hr_folder(tmp_path / "ds")
+    code = main(
+        [
+            str(data),
+            "--init-from",
+            str(tmp_path / "nope.safetensors"),
+            "--run-dir",
+            str(tmp_path / "r"),
+            "--iters",
+            "1",
+            "--quiet",
+            "--n-resblocks",
+            "1",
+            "--n-feats",
+            "4",
+            "--patch",
+            "8",
+        ]
+    )
+    assert code == 2 and "nope.safetensors" in capsys.readouterr().err
+
+
+def test_gan_stage_without_vgg_exits_2(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    data = make_hr_folder(tmp_path / "ds")
+    code = main(
+        [
+            str(data),
+            "--stage",
+            "gan",
+            "--run-dir",
+            str(tmp_path / "r"),
+            "--iters",
+            "1",
+            "--quiet",
+            "--n-resblocks",
+            "1",
+            "--n-feats",
+            "4",
+            "--patch",
+            "8",
+            "--batch",
+            "2",
+        ]
+    )
+    assert code == 2 and "--vgg16-file" in capsys.readouterr().err
+
+
+def test_resume_keeps_the_run_config_but_takes_new_iters(tmp_path: Path) -> None:
+    from training.config import TrainConfig
+
+    run = tmp_path / "run"
+    run.mkdir()
+    TrainConfig(dataset="d", batch=7, iters=100).save(run / "config.json")
+    ns = build_parser().parse_args(["--resume", str(run), "--iters", "200", "--batch", "3"])
+    cfg, resume, notes = config_from_args(ns)
+    assert resume and cfg.iters == 200 and cfg.batch == 7 and cfg.run_dir == str(run)
+    assert any("--batch ignored" in n for n in notes)
+    only_minutes, _, _ = config_from_args(build_parser().parse_args(["d", "--minutes", "30"]))
+    assert only_minutes.iters == 0 and only_minutes.minutes == 30
+
+
+def test_python_m_training_is_sr_train_and_never_imports_qt() -> None:
+    code = (
+        "import sys, training.cli, training.loop, training.gan, training.div2k, training.stages;"
+        "assert not [m for m in sys.modules if m.startswith(('PySide6', 'PyQt'))]"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    help_text = subprocess.run(
+        [sys.executable, "-m", "training", "--help"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert help_text.returncode == 0 and "sr-train" in help_text.stdout and "--resume" in help_text.stdout

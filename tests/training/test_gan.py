@@ -1,0 +1,188 @@
+"""Stage 2: discriminator, VGG weight sources (incl. the restricted VGG16 pickle loader and a
+download from a local server), GAN training with resume, and ``--stage both``."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import pickle
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from train_helpers import tiny_config
+
+from training.checkpoint import load_checkpoint
+from training.discriminator import SRGANDiscriminator
+from training.events import read_events
+from training.loop import Hooks, train
+from training.losses import (
+    VGG16_CONV_INDICES,
+    PerceptualSetupError,
+    VGGFeatures,
+    find_vgg,
+    load_vgg16_pickle,
+)
+
+
+def test_discriminator_matches_the_paper_and_takes_any_size() -> None:
+    d = SRGANDiscriminator()
+    convs = [m for m in d.features if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 64, 128, 128, 256, 256, 512, 512]
+    assert [c.stride[0] for c in convs] == [1, 2, 1, 2, 1, 2, 1, 2]
+    bns = [m for m in d.features if isinstance(m, nn.BatchNorm2d)]
+    assert len(bns) == 7 and isinstance(d.features[1], nn.LeakyReLU)
+    assert d.features[1].negative_slope == 0.2
+    linears = [m for m in d.classifier if isinstance(m, nn.Linear)]
+    assert [m.out_features for m in linears] == [1024, 1]
+    d.eval()
+    for size in (16, 40, 96):
+        assert d(torch.rand(2, 3, size, size)).shape == (2, 1)
+
+
+def _fake_vgg16_pickle(path: Path, rng: np.random.Generator, widths=None) -> dict:
+    widths = widths or [4, 4, 5, 5, 6, 6, 6, 7, 7, 7, 8, 8, 8]
+    convs, cin = {}, 3
+    for i, cout in enumerate(widths):
+        convs[f"Conv_{i}"] = {
+            "kernel": rng.standard_normal((3, 3, cin, cout)).astype(np.float32),
+            "bias": rng.standard_normal(cout).astype(np.float32),
+        }
+        cin = cout
+    with open(path, "wb") as f:
+        pickle.dump({"VGG16_0": convs}, f)
+    return convs
+
+
+def test_vgg16_pickle_loader_maps_hwio_to_oihw_and_warns_on_hash(tmp_path: Path) -> None:
+    convs = _fake_vgg16_pickle(tmp_path / "v.ckpt", np.random.default_rng(0))
+    warnings_seen = []
+    sd = load_vgg16_pickle(tmp_path / "v.ckpt", warn=warnings_seen.append)
+    assert len(warnings_seen) == 1 and "sha256" in warnings_seen[0]
+    assert sorted(sd) == sorted(f"features.{i}.{p}" for i in VGG16_CONV_INDICES for p in ("weight", "bias"))
+    k = convs["Conv_1"]["kernel"]
+    w = sd["features.2.weight"]
+    assert w.shape == (k.shape[3], k.shape[2], 3, 3)
+    assert np.array_equal(w[1, 2].numpy(), k[:, :, 2, 1])
+
+
+def test_vgg16_pickle_loader_refuses_foreign_globals(tmp_path: Path) -> None:
+    class Evil:
+        def __reduce__(self):
+            import os
+
+            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+
+    with open(tmp_path / "evil.ckpt", "wb") as f:
+        pickle.dump({"VGG16_0": Evil()}, f)
+    with pytest.raises(PerceptualSetupError, match="forbidden global"):
+        load_vgg16_pickle(tmp_path / "evil.ckpt", warn=lambda m: None)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_real_vgg16_file_spot_check(shared_dir: Path) -> None:
+    path = shared_dir / "weights" / "vgg16-imagenet-features.ckpt"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    seen = []
+    sd = load_vgg16_pickle(path, warn=seen.append)
+    assert seen == []  # the sha256 matches
+    expected = [[-0.5537, 0.1427, 0.5290], [-0.5831, 0.3566, 0.7657], [-0.6902, -0.0480, 0.4841]]
+    assert np.allclose(sd["features.0.weight"][0, 0].numpy(), expected, atol=1e-4)
+    feats = VGGFeatures(find_vgg(vgg16_file=str(path), warn=seen.append), "relu4_3")
+    assert "relu4_3" in feats.description and len(feats.features) == 23
+
+
+def test_no_vgg_source_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with pytest.raises(PerceptualSetupError) as err:
+        find_vgg()
+    text = str(err.value)
+    assert "--vgg-weights" in text and "--allow-download" in text and "--vgg16-file" in text
+
+
+def _serve(folder: Path):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_vgg19_download_only_when_allowed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A stand-in with VGG19's 16 conv layers (tiny tensors): enough for the source logic.
+    idx = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
+    fake = {f"features.{i}.weight": torch.zeros(1, 1, 1, 1) for i in idx}
+    (tmp_path / "www").mkdir()
+    torch.save(fake, tmp_path / "www" / "vgg19.pth")
+    server = _serve(tmp_path / "www")
+    try:
+        monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+        monkeypatch.setenv("SR_VGG19_URL", f"http://127.0.0.1:{server.server_port}/vgg19.pth")
+        with pytest.raises(PerceptualSetupError):
+            find_vgg()
+        src = find_vgg(allow_download=True, progress=False)
+        assert src.net == "vgg19" and "VGG19" in src.description
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / "vgg19-dcbb9e9d.pth"
+        assert cached.is_file()
+        assert find_vgg().net == "vgg19"  # now from the cache, without download permission
+    finally:
+        server.shutdown()
+
+
+def _vgg16_weights_file(path: Path) -> Path:
+    from torchvision.models.vgg import cfgs, make_layers
+
+    torch.manual_seed(0)
+    features = make_layers(cfgs["D"])  # VGG16's conv stack, without the big classifier
+    torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, path)
+    return path
+
+
+def test_gan_stage_trains_resumes_exactly_and_records_features(hr_folder: Path, tmp_path: Path) -> None:
+    vgg = _vgg16_weights_file(tmp_path / "vgg16.pth")
+    pre = train(tiny_config(hr_folder, tmp_path / "pre", iters=2), echo=None).export_path
+    common = dict(stage="gan", iters=4, ckpt_every=2, init_from=str(pre), vgg_weights=str(vgg), batch=2)
+    a = train(tiny_config(hr_folder, tmp_path / "a", **common), echo=None)
+
+    def crash(iteration):
+        if iteration == 3:
+            raise RuntimeError("simulated kill")
+
+    cfg_b = tiny_config(hr_folder, tmp_path / "b", **common)
+    with pytest.raises(RuntimeError):
+        train(cfg_b, hooks=Hooks(after_step=crash), echo=None)
+    train(cfg_b, resume=True, echo=None)
+    sa, sb = (
+        load_checkpoint(tmp_path / "a" / "checkpoint.pt"),
+        load_checkpoint(tmp_path / "b" / "checkpoint.pt"),
+    )
+    for k in sa["model"]:
+        assert torch.equal(sa["model"][k], sb["model"][k]), k
+    for k in sa["stage"]["disc"]:
+        assert torch.equal(sa["stage"]["disc"][k], sb["stage"]["disc"][k]), k
+    losses = [e["losses"] for e in read_events(tmp_path / "a" / "events.jsonl") if e["type"] == "train"]
+    assert set(losses[0]) == {"g", "content", "adv", "d"}
+
+    from sr_desktop.core.modelfile import load_model
+
+    card = load_model(a.export_path).card
+    assert "vgg16" in card["perceptual_features"] and "relu5_3" in card["perceptual_features"]
+    assert "adversarial x0.001" in card["losses"]
+
+
+def test_stage_both_runs_pretrain_then_gan(hr_folder: Path, tmp_path: Path) -> None:
+    from training.stages import run_both
+
+    vgg = _vgg16_weights_file(tmp_path / "vgg16.pth")
+    cfg = tiny_config(
+        hr_folder, tmp_path / "both", stage="both", iters=2, vgg_weights=str(vgg), vgg_layer="relu2_2"
+    )
+    result = run_both(cfg, echo=None)
+    assert (tmp_path / "both" / "pretrain" / "pretrained.safetensors").is_file()
+    assert result.export_path == tmp_path / "both" / "model.safetensors"
+    gan_start = read_events(tmp_path / "both" / "gan" / "events.jsonl")[0]
+    assert "gan" in gan_start["message"] and "tensors copied" in gan_start["init"]

@@ -1,0 +1,224 @@
+"""Stage-1 pre-training: overfitting, exact resume after a crash, non-finite losses, export,
+signals, --init-from, LR schedules."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from train_helpers import REPO, make_hr_folder, tiny_config
+
+from training.checkpoint import load_checkpoint
+from training.config import TrainConfig
+from training.events import read_events
+from training.loop import Hooks, TrainingFailed, lr_at, train
+
+
+def _losses(run_dir: Path) -> list[float]:
+    return [e["losses"]["l1"] for e in read_events(run_dir / "events.jsonl") if e["type"] == "train"]
+
+
+def test_loss_decreases_when_overfitting(hr_folder: Path, tmp_path: Path) -> None:
+    cfg = tiny_config(hr_folder, tmp_path / "run", iters=40, lr=2e-3, n_feats=16)
+    result = train(cfg, echo=None)
+    losses = _losses(tmp_path / "run")
+    assert result.iteration == 40 and len(losses) == 40
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < 0.6 * first, (first, last)
+    events = read_events(tmp_path / "run" / "events.jsonl")
+    assert [e["type"] for e in events][0] == "start" and events[-1]["type"] == "done"
+    train_event = next(e for e in events if e["type"] == "train")
+    for key in ("lr", "it_per_s", "data_wait_share", "eta_s", "time", "iteration"):
+        assert key in train_event
+    assert 0.0 <= train_event["data_wait_share"] <= 1.0
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["version"] == TrainConfig().version and saved["iters"] == 40
+
+
+def _final_state(run_dir: Path) -> dict:
+    return load_checkpoint(run_dir / "checkpoint.pt")
+
+
+def test_resume_after_crash_matches_uninterrupted_run(hr_folder: Path, tmp_path: Path) -> None:
+    common = dict(iters=10, ckpt_every=4, ema=0.9, lr=1e-3, schedule="step", lr_step=5)
+    straight = tiny_config(hr_folder, tmp_path / "a", **common)
+    train(straight, echo=None)
+
+    crashed = tiny_config(hr_folder, tmp_path / "b", **common)
+
+    def crash(iteration: int) -> None:
+        if iteration == 7:
+            raise RuntimeError("simulated kill")
+
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        train(crashed, hooks=Hooks(after_step=crash), echo=None)
+    assert _final_state(tmp_path / "b")["iteration"] == 4  # the last checkpoint before the crash
+    result = train(crashed, resume=True, echo=None)
+    assert result.iteration == 10
+
+    a, b = _final_state(tmp_path / "a"), _final_state(tmp_path / "b")
+    assert a["iteration"] == b["iteration"] == 10
+    for part in ("model", "ema"):
+        assert a[part].keys() == b[part].keys()
+        for k in a[part]:
+            assert torch.equal(a[part][k], b[part][k]), (part, k)
+    # the EMA really differs from the raw weights, so the comparison above covers both
+    assert not torch.equal(a["model"]["head.0.weight"], a["ema"]["head.0.weight"])
+    resumed = [e for e in read_events(tmp_path / "b" / "events.jsonl") if e["type"] == "start"]
+    assert [e["resumed"] for e in resumed] == [False, True] and resumed[1]["iteration"] == 4
+
+
+def test_non_finite_loss_stops_and_keeps_last_checkpoint(hr_folder: Path, tmp_path: Path) -> None:
+    cfg = tiny_config(hr_folder, tmp_path / "run", iters=10, ckpt_every=2)
+
+    def poison(iteration, lr, hr):
+        if iteration == 5:
+            lr = lr.clone()
+            lr[0, 0, 0, 0] = float("nan")
+        return lr, hr
+
+    with pytest.raises(TrainingFailed, match="non-finite"):
+        train(cfg, hooks=Hooks(on_batch=poison), echo=None)
+    state = _final_state(tmp_path / "run")
+    assert state["iteration"] == 4
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
+    errors = [e for e in read_events(tmp_path / "run" / "events.jsonl") if e["type"] == "error"]
+    assert len(errors) == 1 and "non-finite" in errors[0]["message"]
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_export_loads_with_load_model_and_has_a_card(hr_folder: Path, tmp_path: Path) -> None:
+    from sr_desktop.core.modelfile import load_model
+
+    cfg = tiny_config(hr_folder, tmp_path / "run", iters=4, ema=0.5)
+    result = train(cfg, echo=None)
+    model = load_model(result.export_path)
+    assert model.scale == 2 and model.arch.name == "edsr"
+    out = model(torch.rand(1, 3, 10, 12))
+    assert out.shape == (1, 3, 20, 24)
+    card = model.card
+    assert card["iterations"] == "4"
+    for key in ("val_psnr", "bicubic_psnr", "recipe", "training_data", "attribution"):
+        assert card.get(key), key
+    assert float(card["bicubic_psnr"]) > 10
+    assert "EMA" in card["recipe"] and "MATLAB bicubic" in card["recipe"]
+    ema_state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")["ema"]
+    assert torch.equal(model.module.state_dict()["head.0.weight"], ema_state["head.0.weight"])
+
+
+def test_export_defaults_to_the_user_store(hr_folder: Path, tmp_path: Path) -> None:
+    from sr_desktop.core.store import user_model_dir
+
+    cfg = tiny_config(hr_folder, tmp_path / "myrun", iters=2, export="")
+    result = train(cfg, echo=None)
+    assert result.export_path.parent == user_model_dir() and result.export_path.is_file()
+    assert str(user_model_dir()).startswith(os.environ["SR_DESKTOP_DATA_DIR"])
+    assert result.export_path.name == "edsr-x2-myrun.safetensors"
+
+
+def test_init_from_x2_model_builds_x3_except_upsampler(hr_folder: Path, tmp_path: Path) -> None:
+    from sr_desktop.core.modelfile import load_model
+
+    x2 = train(tiny_config(hr_folder, tmp_path / "x2", iters=2), echo=None).export_path
+    cfg = tiny_config(hr_folder, tmp_path / "x3", scale=3, iters=1, lr=1e-12, init_from=str(x2))
+    result = train(cfg, echo=None)
+    src = load_model(x2).module.state_dict()
+    dst = load_model(result.export_path).module.state_dict()
+    for k in ("head.0.weight", "body.0.body.0.weight", "body.1.bias", "tail.1.weight"):
+        assert torch.allclose(src[k], dst[k], atol=1e-8), k
+    assert dst["tail.0.0.weight"].shape[0] == 9 * 8 != src["tail.0.0.weight"].shape[0]
+    info = [e for e in read_events(tmp_path / "x3" / "events.jsonl") if e["type"] == "info"]
+    assert "tail.0.0.weight" in info[0]["message"]
+
+
+def test_lr_schedules() -> None:
+    step = TrainConfig(lr=1e-4, schedule="step", iters=300, lr_gamma=0.5)
+    assert lr_at(step, 0, 300) == 1e-4 and lr_at(step, 199, 300) == 1e-4 and lr_at(step, 200, 300) == 5e-5
+    cos = TrainConfig(lr=1e-3, schedule="cosine", lr_min=0.0, iters=100)
+    assert lr_at(cos, 0, 100) == pytest.approx(1e-3)
+    assert lr_at(cos, 50, 100) == pytest.approx(5e-4)
+    assert lr_at(cos, 100, 100) == pytest.approx(0.0, abs=1e-12)
+    warm = TrainConfig(lr=1e-3, schedule="constant", warmup=10)
+    assert lr_at(warm, 0, 100) == pytest.approx(1e-4) and lr_at(warm, 50, 100) == 1e-3
+
+
+def _cli(args: list[str], env_extra: dict | None = None) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO), **(env_extra or {}))
+    return subprocess.Popen(
+        [sys.executable, "-m", "training", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_sigterm_checkpoints_exits_130_and_resumes(tmp_path: Path) -> None:
+    data = make_hr_folder(tmp_path / "ds")
+    run = tmp_path / "run"
+    args = [
+        str(data),
+        "--iters",
+        "100000",
+        "--batch",
+        "2",
+        "--patch",
+        "8",
+        "--n-resblocks",
+        "1",
+        "--n-feats",
+        "4",
+        "--run-dir",
+        str(run),
+        "--log-every",
+        "1",
+        "--val-every",
+        "0",
+        "--ckpt-every",
+        "0",
+        "--threads",
+        "1",
+        "--quiet",
+        "--val-crop",
+        "32",
+    ]
+    proc = _cli(args)
+    events = run / "events.jsonl"
+    deadline = time.monotonic() + 120
+    while not any(e["type"] == "train" for e in read_events(events)):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no training event within 120 s"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "--resume" in err
+    state = load_checkpoint(run / "checkpoint.pt")
+    assert state["iteration"] >= 1
+    # a second start without --resume is refused (exit 2), --resume continues to the end
+    again = _cli(args)
+    _o, err2 = again.communicate(timeout=120)
+    assert again.returncode == 2 and "--resume" in err2
+    done = _cli(
+        [
+            "--resume",
+            str(run),
+            "--iters",
+            str(state["iteration"] + 2),
+            "--quiet",
+            "--export",
+            str(tmp_path / "m.safetensors"),
+        ]
+    )
+    _o, err3 = done.communicate(timeout=120)
+    assert done.returncode == 0, err3
+    assert load_checkpoint(run / "checkpoint.pt")["iteration"] == state["iteration"] + 2
+    assert (tmp_path / "m.safetensors").is_file()

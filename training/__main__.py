@@ -1,0 +1,7 @@
+"""``python -m training`` is ``sr-train`` (also under ``torchrun ... -m training``)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,102 @@
+"""Stage 2: SRGAN fine-tuning of a pre-trained generator.
+
+Generator loss = content_weight * VGG content loss + adv_weight * adversarial loss
+(+ pixel_weight * L1, off by default); the discriminator learns real HR vs generated patches.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+from torch import nn
+
+from .config import TrainConfig
+from .discriminator import SRGANDiscriminator
+from .distributed import DistInfo
+from .events import EventLog
+from .losses import PerceptualLoss, VGGFeatures, adversarial_loss, find_vgg
+
+
+class GanStage:
+    name = "gan"
+
+    def __init__(
+        self, cfg: TrainConfig, model: nn.Module, device: torch.device, info: DistInfo, log: EventLog
+    ):
+        self.cfg, self.model, self.device = cfg, model, device
+
+        def warn(msg: str) -> None:
+            warnings.warn(msg, stacklevel=2)
+            log.emit("info", 0, message=f"warning: {msg}")
+
+        source = find_vgg(
+            cfg.vgg_weights, cfg.vgg16_file, cfg.allow_download, progress=info.is_main, warn=warn
+        )
+        self.perceptual = PerceptualLoss(VGGFeatures(source, cfg.vgg_layer)).to(device)
+        self.disc_raw = SRGANDiscriminator(cfg_colors(cfg)).to(device)
+        self.disc: nn.Module = self.disc_raw
+        if info.enabled:
+            self.disc = nn.parallel.DistributedDataParallel(
+                self.disc_raw, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        self.g_opt = torch.optim.Adam(
+            [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, betas=(0.9, 0.999)
+        )
+        self.d_opt = torch.optim.Adam(self.disc_raw.parameters(), lr=cfg.d_lr, betas=(0.9, 0.999))
+        self.optimizers = [self.g_opt, self.d_opt]
+        self.card_extra: dict[str, Any] = {
+            "perceptual_features": self.perceptual.vgg.description,
+            "losses": f"VGG content x{cfg.content_weight} (MSE, features / 12.75) + adversarial x{cfg.adv_weight} "
+            f"(BCE, SRGAN discriminator) + L1 x{cfg.pixel_weight}",
+        }
+        if not cfg.init_from:
+            log.emit(
+                "info", 0, message="warning: GAN stage without --init-from (a pre-trained generator is usual)"
+            )
+
+    def set_lr(self, value: float) -> None:
+        for g in self.g_opt.param_groups:
+            g["lr"] = value
+        for g in self.d_opt.param_groups:
+            g["lr"] = value * self.cfg.d_lr / self.cfg.lr
+
+    def step(self, lr: torch.Tensor, hr: torch.Tensor, check) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        sr = self.model(lr)
+        content = self.perceptual(sr, hr)
+        adv = adversarial_loss(self.disc(sr), real=True)
+        g_loss = cfg.content_weight * content + cfg.adv_weight * adv
+        if cfg.pixel_weight > 0:
+            g_loss = g_loss + cfg.pixel_weight * nn.functional.l1_loss(sr, hr)
+        check(g_loss)
+        self.g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.g_opt.step()
+
+        # One discriminator pass over real and fake together (one forward per backward for DDP).
+        self.d_opt.zero_grad(set_to_none=True)
+        logits = self.disc(torch.cat([hr, sr.detach()]))
+        n = hr.shape[0]
+        d_loss = 0.5 * (adversarial_loss(logits[:n], real=True) + adversarial_loss(logits[n:], real=False))
+        check(d_loss)
+        d_loss.backward()
+        self.d_opt.step()
+        return {"g": g_loss.detach(), "content": content.detach(), "adv": adv.detach(), "d": d_loss.detach()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "g_opt": self.g_opt.state_dict(),
+            "d_opt": self.d_opt.state_dict(),
+            "disc": self.disc_raw.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.g_opt.load_state_dict(state["g_opt"])
+        self.d_opt.load_state_dict(state["d_opt"])
+        self.disc_raw.load_state_dict(state["disc"])
+
+
+def cfg_colors(cfg: TrainConfig) -> int:
+    return int(getattr(cfg.model_config(), "n_colors", 3))
