@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import __version__
 
-COMMANDS = ("upscale", "models", "eval")
+COMMANDS = ("upscale", "models", "eval", "train")
 DEFAULT_MODEL = "edsr-x4"
 
 
@@ -213,8 +213,20 @@ def _gui(argv: list[str]) -> int:
     return run_app(args.paths, self_test=args.self_test)
 
 
+def training_command(args: list[str]) -> list[str]:
+    """The command line that runs ``sr-train ARGS`` with this same program, from source or from
+    the bundle (the app's wizard starts training this way, in a separate process)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "train", *args]
+    return [sys.executable, "-m", "sr_desktop", "train", *args]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "train":  # same options as sr-train
+        from training.cli import main as train_main
+
+        return train_main(argv[1:])
     if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
         return _gui(argv)
     args = build_parser().parse_args(argv)

@@ -152,3 +152,14 @@ def test_module_entry_point_runs(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sr_desktop", "models"], capture_output=True, text=True, timeout=120,
                           env={**__import__("os").environ, "SR_DESKTOP_DATA_DIR": str(tmp_path)})  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+
+
+def test_train_subcommand_is_sr_train(tmp_path, capsys):
+    from sr_desktop.cli import training_command
+
+    cmd = training_command(["--help"])
+    assert cmd[-2:] == ["train", "--help"]
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--help"])
+    assert exit_.value.code == 0
+    assert "--stage" in capsys.readouterr().out
