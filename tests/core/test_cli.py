@@ -163,3 +163,14 @@ def test_train_subcommand_is_sr_train(tmp_path, capsys):
         main(["train", "--help"])
     assert exit_.value.code == 0
     assert "--stage" in capsys.readouterr().out
+
+
+def test_max_pixels_limit_and_raising_it(tmp_path, model, capsys):
+    img = write_png(tmp_path / "big.png", smooth_image(40, 50))
+    out = tmp_path / "o"
+    assert main(["upscale", str(img), "-o", str(out), "--model", str(model), "--max-pixels", "1000"]) == 1
+    err = capsys.readouterr().err
+    assert "--max-pixels" in err and str(img) in err
+    assert not out.exists() or not any(out.iterdir())
+    assert main(["upscale", str(img), "-o", str(out), "--model", str(model), "--max-pixels", "0"]) == 0
+    assert (out / "big.png").exists()
