@@ -50,7 +50,8 @@ def upscale_image(
             return None
         return lambda f: on_progress((index + f) / passes)
 
-    rgb = upscaler.upscale_array(_as_rgb(to_float(image.pixels)), progress, part(0))
+    precise = image.bit_depth > 8
+    rgb = upscaler.upscale_array(_as_rgb(to_float(image.pixels)), progress, part(0), precise)
     if image.is_grey:
         rgb = rgb.mean(axis=2, keepdims=True)
     pixels = from_float(resize_float(rgb, width, height), image.bit_depth)
@@ -58,7 +59,7 @@ def upscale_image(
     alpha = None
     if image.alpha is not None:
         if varying_alpha:
-            a = upscaler.upscale_array(_as_rgb(to_float(image.alpha)[:, :, None]), progress, part(1))
+            a = upscaler.upscale_array(_as_rgb(to_float(image.alpha)[:, :, None]), progress, part(1), precise)
             a = resize_float(a.mean(axis=2, keepdims=True), width, height)
             alpha = from_float(a, image.bit_depth)[:, :, 0]
         else:

@@ -19,8 +19,7 @@ from sr_desktop.core.progress import Cancelled, Progress
 from helpers import nearest_model_file, smooth_image, tiny_model_file
 
 
-def srgb_icc() -> bytes:
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()  # holds a timestamp: make once
 
 
 @pytest.fixture
@@ -35,7 +34,7 @@ def mixed_folder(tmp_path):
     deep = smooth_image(12, 10, seed=3, dtype=np.uint16)
     cv2.imwrite(str(src / "deep16.png"), deep[:, :, ::-1])
     rgba = np.dstack([smooth_image(10, 12, seed=4), np.linspace(0, 255, 120).reshape(10, 12).astype(np.uint8)])
-    PILImage.fromarray(rgba, "RGBA").save(src / "alpha.png", icc_profile=srgb_icc())
+    PILImage.fromarray(rgba, "RGBA").save(src / "alpha.png", icc_profile=SRGB_ICC)
     PILImage.fromarray(smooth_image(10, 10, seed=5)).convert("CMYK").save(src / "cmyk.jpg", quality=95)
     PILImage.fromarray(smooth_image(9, 11, channels=1, seed=6)[:, :, 0], "L").save(src / "grey.png")
     exif = PILImage.Exif()
@@ -67,7 +66,7 @@ def test_mixed_folder(tmp_path, mixed_folder, capsys):
     assert alpha.alpha is not None and alpha.pixels.shape == (20, 24, 3)
     ramp = np.linspace(0, 255, 120).reshape(10, 12).astype(np.uint8).repeat(2, 0).repeat(2, 1)
     assert np.abs(alpha.alpha.astype(int) - ramp).max() <= 1  # upscaled separately, not dropped
-    assert alpha.icc == srgb_icc()
+    assert alpha.icc == SRGB_ICC
 
     grey = imageio.read_image(out / "grey.png")
     assert grey.pixels.shape == (18, 22, 1)
