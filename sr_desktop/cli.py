@@ -63,9 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(name: str | None):
+    """The named model; without a name edsr-x4, or else the first installed model (said so)."""
     from .core.modelfile import load_model
-    from .core.store import resolve_model
+    from .core.store import list_models, resolve_model
 
+    if name is None:
+        installed = list_models()
+        if installed and DEFAULT_MODEL not in {e.name for e in installed}:
+            name = installed[0].name
+            print(f"sr-desktop: {DEFAULT_MODEL} is not installed; using {name} (choose with --model)", file=sys.stderr)
     entry = resolve_model(name or DEFAULT_MODEL)
     return load_model(entry.path, name=entry.name)
 

@@ -174,3 +174,14 @@ def test_max_pixels_limit_and_raising_it(tmp_path, model, capsys):
     assert not out.exists() or not any(out.iterdir())
     assert main(["upscale", str(img), "-o", str(out), "--model", str(model), "--max-pixels", "0"]) == 0
     assert (out / "big.png").exists()
+
+
+def test_default_model_falls_back_to_an_installed_one(tmp_path, capsys, monkeypatch):
+    from sr_desktop.core import store
+
+    monkeypatch.setattr(store, "bundled_model_dir", lambda: tmp_path / "none")
+    tiny_model_file(store.user_model_dir(), scale=2, name="only-x2")
+    img = write_png(tmp_path / "a.png", smooth_image(8, 8))
+    assert main(["upscale", str(img), "-o", str(tmp_path / "o")]) == 0
+    assert "edsr-x4 is not installed; using only-x2" in capsys.readouterr().err
+    assert PILImage.open(tmp_path / "o" / "a.png").size == (16, 16)
