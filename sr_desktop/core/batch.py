@@ -11,12 +11,13 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import imageio
-from .engine import Upscaler
-from .pipeline import upscale_image
 from .progress import Cancelled, Progress
-from .tiling import TileTooSmallError
+
+if TYPE_CHECKING:  # torch is imported only when a batch runs: the app reads these constants early
+    from .engine import Upscaler
 
 ON_EXISTS = ("skip", "overwrite", "rename")
 FORMATS = ("same", *imageio.WRITE_FORMATS)
@@ -175,6 +176,9 @@ def run_batch(
 ) -> list[FileResult]:
     """Upscale every input; returns one result per input. Raises :class:`Cancelled` (with
     ``.results`` holding what finished) when cancelled."""
+    from .pipeline import upscale_image
+    from .tiling import TileTooSmallError
+
     options.validate()
     progress = progress or Progress()
     items, results = collect_inputs(paths, options.recursive)
@@ -219,6 +223,7 @@ def run_batch(
                         (base + fraction * job.extra["weight"]) / total,
                         job.item.path.name,
                         file_index=index,
+                        path=str(job.item.path),
                         file_count=len(todo),
                         file_fraction=fraction,
                         tile=upscaler.stats.tile,

@@ -169,11 +169,15 @@ class Upscaler:
     def scale(self) -> int:
         return self.model.scale
 
+    def auto_tile(self) -> int:
+        """The tile size that ``tile="auto"`` gives on this device now (before capping to an image)."""
+        return auto_tile_size(self.model, self.device, self.dtype)
+
     def tile_size(self, height: int, width: int) -> int:
         """The tile size this image will use (its longer side when the whole image fits)."""
         if self.tile_spec == 0:
             return max(height, width)
-        tile = self.tile_spec or auto_tile_size(self.model, self.device, self.dtype)
+        tile = self.tile_spec or self.auto_tile()
         return min(tile, max(height, width))
 
     def _fp32(self) -> torch.nn.Module:

@@ -1,5 +1,7 @@
 """Model files: our ``.safetensors`` with string metadata, and official ``.pt``/``.pth``
-checkpoints read with ``torch.load(weights_only=True)`` (nothing is ever unpickled freely)."""
+checkpoints read with ``torch.load(weights_only=True)`` (nothing is ever unpickled freely).
+
+torch is imported inside the functions: the app lists model files before torch is loaded."""
 
 from __future__ import annotations
 
@@ -8,13 +10,13 @@ import os
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
-from .archs import Architecture, detect_architecture, get_architecture
-from .descriptor import ModelDescriptor
+    from .descriptor import ModelDescriptor
 
 FORMAT_NAME = "sr-desktop-model"
 FORMAT_VERSION = "1"
@@ -27,6 +29,8 @@ class ModelFileError(Exception):
 
 def _unwrap_checkpoint(obj: Any) -> dict[str, torch.Tensor]:
     """Find the state dict in the usual checkpoint wrappers and drop DDP's ``module.``."""
+    import torch
+
     for key in ("params_ema", "params", "state_dict", "model", "generator", "ema"):
         if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
             obj = obj[key]
@@ -38,6 +42,8 @@ def _unwrap_checkpoint(obj: Any) -> dict[str, torch.Tensor]:
 
 def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Tensors and metadata of a model file, without executing anything from it."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
@@ -72,9 +78,11 @@ def _card_from_metadata(meta: dict[str, str]) -> dict[str, str]:
 
 def load_model(path: Path | str, name: str | None = None) -> ModelDescriptor:
     """Load a model file into a descriptor; architecture from metadata or from tensor shapes."""
+    from .archs import detect_architecture, get_architecture
+    from .descriptor import ModelDescriptor
+
     path = Path(path)
     sd, meta = read_state_dict(path)
-    arch: Architecture
     if meta.get("format") == FORMAT_NAME:
         try:
             arch = get_architecture(meta["arch"])

@@ -41,7 +41,9 @@ class Progress:
         self._running.set()  # a paused job must wake up to see the cancel
 
     def pause(self) -> None:
-        if self._running.is_set():
+        """Hold the job at its next safe point. Does nothing once cancelled (a cancelled job
+        must be free to reach its next check and stop)."""
+        if self._running.is_set() and not self._cancel.is_set():
             self._paused_at = time.monotonic()
             self._running.clear()
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, QThreadPool, Signal
+from PySide6.QtCore import QObject, Qt, QThread, QThreadPool, Signal, Slot
 
 from ..core.progress import Cancelled, Progress, ProgressEvent
 
@@ -37,7 +37,7 @@ class Worker(QObject):
     file_done = Signal(object)  # anything per item (a FileResult in batches)
     returned = Signal(object)  # the job's return value (never after a cancel)
     errored = Signal(str)  # one line for the user; the traceback goes to the log
-    aborted = Signal(object)  # partial results the job attached to Cancelled, or None
+    aborted = Signal(object)  # partial results the job attached to Cancelled, or []
     finished = Signal()
 
     def __init__(self, job: Callable[..., Any], *args: Any, name: str = "", **kwargs: Any):
@@ -46,13 +46,18 @@ class Worker(QObject):
         self.name = name or getattr(job, "__name__", "job")
         self.context = JobContext(Progress(self._emit_progress), self._emit_file)
         self._done = threading.Event()
+        self._control = threading.Lock()  # pause and cancel may come from different threads
 
     # control, from the GUI thread
     def cancel(self) -> None:
-        self.context.progress.cancel()
+        with self._control:
+            self.context.progress.cancel()
 
     def pause(self) -> None:
-        self.context.progress.pause()
+        # core Progress.pause() after cancel() would block the job for good: never pause then
+        with self._control:
+            if not self.context.progress.cancelled:
+                self.context.progress.pause()
 
     def resume(self) -> None:
         self.context.progress.resume()
@@ -72,22 +77,23 @@ class Worker(QObject):
         self.file_done.emit(item)
 
     def run(self) -> None:
-        """Runs the job in whatever thread calls it; signals are queued to their receivers."""
+        """Runs the job in whatever thread calls it. The worker object stays in the GUI thread, so
+        its signals are queued to GUI-thread slots (never run in the worker thread)."""
         self.started.emit()
         try:
             self.context.progress.check()
             result = self._job(self.context, *self._args, **self._kwargs)
         except Cancelled as exc:
-            self.aborted.emit(getattr(exc, "results", None))
+            self.aborted.emit(list(getattr(exc, "results", None) or []))
         except Exception as exc:  # noqa: BLE001 - one error path for every job
             log.exception("%s failed", self.name)
             text = " ".join(str(exc).split()) or type(exc).__name__
             self.errored.emit(text)
         else:
             if self.cancelled:
-                self.aborted.emit(None)
+                self.aborted.emit([])
             else:
-                self.returned.emit(result)
+                self.returned.emit(result if result is not None else ())
         finally:
             self._done.set()
             self.finished.emit()
@@ -99,19 +105,33 @@ _live: set[Any] = set()
 _lock = threading.Lock()
 
 
+class _Runner(QObject):
+    """Lives on the QThread and calls the worker's job there. The worker itself stays in the
+    GUI thread, so every slot connected to its signals (lambdas included) runs in the GUI thread."""
+
+    def __init__(self, worker: Worker):
+        super().__init__()
+        self.worker = worker
+
+    @Slot()
+    def run(self) -> None:
+        self.worker.run()
+
+
 def start_thread(worker: Worker) -> QThread:
-    """Move ``worker`` onto a new QThread, start it, and clean both up once it finishes."""
+    """Run ``worker`` on a new QThread, and clean the thread up once it finishes."""
     thread = QThread()
     thread.setObjectName(f"worker-{worker.name}")
-    worker.moveToThread(thread)
-    thread.started.connect(worker.run)
-    worker.finished.connect(thread.quit)
-    thread.finished.connect(worker.deleteLater)
+    runner = _Runner(worker)
+    runner.moveToThread(thread)
+    thread.started.connect(runner.run)
+    worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)  # quit() is thread-safe
+    thread.finished.connect(runner.deleteLater)
     thread.finished.connect(thread.deleteLater)
-    pair = (worker, thread)
+    entry = (worker, thread, runner)
     with _lock:
-        _live.add(pair)
-    thread.finished.connect(lambda: _forget(pair))
+        _live.add(entry)
+    thread.finished.connect(lambda: _forget(entry))
     thread.start()
     return thread
 
@@ -137,7 +157,7 @@ def running_count() -> int:
     count = 0
     for item in items:
         if isinstance(item, tuple):
-            worker, thread = item
+            worker, thread, _runner = item
             try:
                 count += int(thread.isRunning() or not worker.done)
             except RuntimeError:  # the C++ object is already gone: finished

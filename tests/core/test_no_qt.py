@@ -49,3 +49,14 @@ def test_core_tests_pass_without_qt():
     proc = run_without_qt(code)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert " passed" in proc.stdout
+
+
+def test_listing_models_and_batch_settings_do_not_load_torch():
+    """The app shows its window and model list before torch is imported."""
+    code = (
+        "import sr_desktop.core.store, sr_desktop.core.batch, sr_desktop.core.imageio, sr_desktop.core.progress\n"
+        "sr_desktop.core.store.list_models()\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\nprint('ok')"
+    )
+    proc = subprocess.run([sys.executable, "-c", "import sys\n" + code], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

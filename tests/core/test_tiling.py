@@ -182,3 +182,12 @@ def test_16_bit_images_run_at_full_precision_even_in_bf16(tmp_path):
     # the same model in bf16 on 8-bit-like data is coarser: the check above is not vacuous
     coarse = up.upscale_array(deep.astype(np.float32) / 65535)
     assert np.abs(coarse * 65535 - expected).max() > 2
+
+
+def test_pause_after_cancel_does_not_block():
+    progress = Progress()
+    progress.cancel()
+    progress.pause()
+    assert not progress.paused
+    with pytest.raises(Cancelled):
+        progress.check()  # returns at once instead of waiting for a resume that never comes
