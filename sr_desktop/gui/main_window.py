@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.settings = settings or state.open_settings()
         self.catalog: jobs.Catalog | None = None
+        self._wizards: list = []  # open training wizards (they may own a running trainer)
         self._catalog_worker: Worker | None = None
         self._source: jobs.PreviewSource | None = None
         self._source_worker: Worker | None = None
@@ -117,6 +118,8 @@ class MainWindow(QMainWindow):
         self.paste_action.triggered.connect(self.paste)
         self.models_action = QAction("Manage models…", self)
         self.models_action.triggered.connect(self.show_model_manager)
+        self.train_action = QAction("Train a model…", self)
+        self.train_action.triggered.connect(self.open_training_wizard)
         self.import_model_action = QAction("Import model…", self)
         self.import_model_action.triggered.connect(self.import_model_dialog)
         self.log_action = QAction("Show log", self)
@@ -134,6 +137,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         models_menu = bar.addMenu("&Models")
+        models_menu.addAction(self.train_action)
+        models_menu.addSeparator()
         models_menu.addAction(self.import_model_action)
         models_menu.addAction(self.models_action)
         help_menu = bar.addMenu("&Help")
@@ -149,6 +154,7 @@ class MainWindow(QMainWindow):
         tools.addAction(self.add_folder_action)
         tools.addSeparator()
         tools.addAction(self.models_action)
+        tools.addAction(self.train_action)
         self.addToolBar(tools)
 
     def _build_layout(self) -> None:
@@ -310,6 +316,19 @@ class MainWindow(QMainWindow):
         if self.model_manager is not None:
             self.model_manager.set_models(catalog.models)
         self.models_loaded.emit()
+
+    def open_training_wizard(self):
+        """The training wizard, non-modal: the window stays usable while a model trains."""
+        from .wizard import open_training_wizard
+
+        wizard = open_training_wizard(self, on_model_ready=self._trained_model_ready)
+        self._wizards.append(wizard)
+        wizard.finished.connect(lambda _result, w=wizard: self._wizards.remove(w) if w in self._wizards else None)
+        return wizard
+
+    def _trained_model_ready(self, name: str) -> None:
+        self.panel.want_model(name)
+        self.reload_catalog()
 
     def _models_changed_elsewhere(self, models: list) -> None:
         if self.catalog is not None:
@@ -817,6 +836,10 @@ class MainWindow(QMainWindow):
             self.tray.hide()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        for wizard in list(self._wizards):  # each asks, and stops its trainer with a checkpoint
+            if not wizard.may_close():
+                event.ignore()
+                return
         if (
             self._batch is not None
             and os.environ.get("SR_DESKTOP_CONFIRM_CLOSE", "1") == "1"

@@ -202,7 +202,7 @@ class SettingsPanel(QWidget):
     # --- models --------------------------------------------------------------------------------
 
     def set_models(self, models: list[ModelInfo]) -> None:
-        current = self.model_name() or self._wanted_model
+        current = self._wanted_model or self.model_name()
         self._models = list(models)
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
@@ -219,6 +219,13 @@ class SettingsPanel(QWidget):
 
     def model_name(self) -> str:
         return self.model_combo.currentData() or ""
+
+    def want_model(self, name: str) -> None:
+        """Select ``name`` now if listed, else as soon as a model list holding it arrives."""
+        self._wanted_model = name
+        index = self.model_combo.findData(name)
+        if index >= 0:
+            self.model_combo.setCurrentIndex(index)
 
     def model(self) -> ModelInfo | None:
         name = self.model_name()
