@@ -38,6 +38,9 @@ from .distributed import (
 from .events import EventLog
 
 CHECKPOINT_FORMAT = "sr-desktop-train"
+# Creating this file in the run folder asks for "checkpoint, then stop" like SIGTERM does; it
+# works where signals do not reach a child process (Windows).
+STOP_FILE = "STOP"
 DEBUG_HASH_ENV = "SR_TRAIN_DEBUG_HASH_DIR"  # each rank writes the sha256 of its final weights here
 
 
@@ -317,10 +320,15 @@ def train(
     log = EventLog(run_dir / "events.jsonl" if info.is_main else None, echo if info.is_main else None)
     stop = StopRequest()
     stop.install()
+
+    def stop_file_seen() -> bool:
+        return info.is_main and (run_dir / STOP_FILE).exists()
+
     prefetch = None
     try:
         if info.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / STOP_FILE).unlink(missing_ok=True)  # a stale request from the last stop
             cfg.save(run_dir / "config.json")
         barrier(info)
 
@@ -444,7 +452,9 @@ def train(
             time_up = cfg.minutes > 0 and (time.perf_counter() - session_start) >= cfg.minutes * 60
             done = planned > 0 and iteration >= planned
             flags, _ = all_reduce_max_sum(
-                torch.tensor([float(stop.requested), float(time_up), float(done)]), torch.zeros(1), info
+                torch.tensor([float(stop.requested or stop_file_seen()), float(time_up), float(done)]),
+                torch.zeros(1),
+                info,
             )
             if flags[0] > 0:
                 save("interrupted")

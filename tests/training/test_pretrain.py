@@ -222,3 +222,20 @@ def test_sigterm_checkpoints_exits_130_and_resumes(tmp_path: Path) -> None:
     assert done.returncode == 0, err3
     assert load_checkpoint(run / "checkpoint.pt")["iteration"] == state["iteration"] + 2
     assert (tmp_path / "m.safetensors").is_file()
+
+
+def test_stop_file_checkpoints_and_stops_then_resume_clears_it(hr_folder: Path, tmp_path: Path) -> None:
+    from training.loop import STOP_FILE, Interrupted
+
+    run = tmp_path / "run"
+    cfg = tiny_config(hr_folder, run, iters=8, ckpt_every=100)
+
+    def ask_to_stop(iteration: int) -> None:
+        if iteration == 3:
+            (run / STOP_FILE).touch()  # what the app does where it cannot send a signal
+
+    with pytest.raises(Interrupted):
+        train(cfg, hooks=Hooks(after_step=ask_to_stop), echo=None)
+    assert _final_state(run)["iteration"] == 3  # checkpointed at the stop, not at the interval
+    result = train(cfg, resume=True, echo=None)  # the stale stop file must not stop it again
+    assert result.iteration == 8 and not (run / STOP_FILE).exists()

@@ -9,6 +9,7 @@ trainer turns into "checkpoint at the next step, then exit 130".
 from __future__ import annotations
 
 import re
+import sys
 from collections import deque
 from pathlib import Path
 
@@ -68,10 +69,16 @@ class TrainerProcess(QObject):
         proc.start()
 
     def stop(self) -> None:
-        """Ask for a checkpoint and a clean exit (SIGTERM; exit code 130)."""
+        """Ask for a checkpoint and a clean exit (exit code 130): a stop file in the run folder,
+        which works on every platform, and SIGTERM where there are signals."""
         if self.running:
             self.stop_requested = True
-            self.proc.terminate()
+            try:
+                (self.run_dir / "STOP").touch()
+            except OSError:
+                pass
+            if sys.platform != "win32":
+                self.proc.terminate()
 
     def kill(self) -> None:
         if self.running:
