@@ -42,11 +42,11 @@ def main() -> int:
     up = Upscaler(model, device="cpu", precision="fp32", tile=max(args.tiles))
     real_run, calls = up._run_tile, []
 
-    def first_tile_oom(tile: torch.Tensor) -> torch.Tensor:
+    def first_tile_oom(tile: torch.Tensor, **kwargs) -> torch.Tensor:
         calls.append(tuple(tile.shape[-2:]))
         if len(calls) == 1:
             raise torch.OutOfMemoryError("simulated: CUDA out of memory on the first tile")
-        return real_run(tile)
+        return real_run(tile, **kwargs)
 
     up._run_tile = first_tile_oom
     diff = (up.upscale_tensor(x) - whole).abs().max().item() * 255

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from sr_desktop.core.cpu_memory import retain_freed_memory
+
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .data import PatchSampler, Prefetcher, build_val_set, load_cache, scan_dataset, split_samples
@@ -313,6 +315,8 @@ def train(
     hooks = hooks or Hooks()
     info = info or dist_info_from_env()
     device = pick_device(cfg.device, info)
+    if device.type == "cpu":
+        retain_freed_memory()  # measured: +8% it/s for EDSR-baseline x2 on a 2-core CPU
     init_distributed(info, device)
     torch.set_num_threads(cfg.threads or default_threads(info))
     run_dir = Path(cfg.run_dir)

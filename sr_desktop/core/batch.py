@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import imageio
+from .cpu_memory import release_freed_memory
 from .progress import Cancelled, Progress
 
 if TYPE_CHECKING:  # torch is imported only when a batch runs: the app reads these constants early
@@ -103,7 +104,9 @@ def safe_name(name: str) -> str | None:
     return name
 
 
-def collect_inputs(paths: Iterable[str | os.PathLike], recursive: bool = False) -> tuple[list[InputItem], list[FileResult]]:
+def collect_inputs(
+    paths: Iterable[str | os.PathLike], recursive: bool = False
+) -> tuple[list[InputItem], list[FileResult]]:
     """Images named directly or found in folders (hidden/system files and non-images skipped).
     Returns the items and failures for paths that do not exist."""
     items: list[InputItem] = []
@@ -115,7 +118,9 @@ def collect_inputs(paths: Iterable[str | os.PathLike], recursive: bool = False) 
                 for root, dirs, files in os.walk(path):
                     dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                     rel = Path(root).relative_to(path)
-                    items += [InputItem(Path(root) / f, rel) for f in sorted(files) if imageio.is_image_path(f)]
+                    items += [
+                        InputItem(Path(root) / f, rel) for f in sorted(files) if imageio.is_image_path(f)
+                    ]
             else:
                 items += [
                     InputItem(p) for p in sorted(path.iterdir()) if p.is_file() and imageio.is_image_path(p)
@@ -127,7 +132,9 @@ def collect_inputs(paths: Iterable[str | os.PathLike], recursive: bool = False) 
     return items, missing
 
 
-def plan_jobs(items: list[InputItem], options: BatchOptions, scale: int | float, model_name: str) -> list[Job]:
+def plan_jobs(
+    items: list[InputItem], options: BatchOptions, scale: int | float, model_name: str
+) -> list[Job]:
     """Output path per input: template, format, folder mirroring, on-exists policy, and
     collisions inside the batch (the later input gets a numbered name)."""
     outdir = Path(options.outdir).resolve()
@@ -163,7 +170,11 @@ def plan_jobs(items: list[InputItem], options: BatchOptions, scale: int | float,
 
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if isinstance(exc, (imageio.ImageReadError, imageio.ImageWriteError)) else f"{type(exc).__name__}: {text}"
+    return (
+        text
+        if isinstance(exc, (imageio.ImageReadError, imageio.ImageWriteError))
+        else f"{type(exc).__name__}: {text}"
+    )
 
 
 def run_batch(
@@ -214,7 +225,10 @@ def run_batch(
         try:
             for index, job in enumerate(todo):
                 start = time.perf_counter()
-                current, reading = reading, (pool.submit(read, todo[index + 1]) if index + 1 < len(todo) else None)
+                current, reading = (
+                    reading,
+                    (pool.submit(read, todo[index + 1]) if index + 1 < len(todo) else None),
+                )
                 weight = job.extra["weight"]
                 base = done_weight
 
@@ -245,7 +259,11 @@ def run_batch(
                     if writing is not None:  # report in input order
                         _finish_write(writing, finish)
                         writing = None
-                    finish(FileResult(str(job.item.path), None, "failed", _one_line(exc), time.perf_counter() - start))
+                    finish(
+                        FileResult(
+                            str(job.item.path), None, "failed", _one_line(exc), time.perf_counter() - start
+                        )
+                    )
                     done_weight += weight
                     continue
                 if writing is not None:
@@ -263,6 +281,7 @@ def run_batch(
             exc.results = results  # type: ignore[attr-defined]
             raise
     progress.update(1.0, "done")
+    release_freed_memory()
     return results
 
 

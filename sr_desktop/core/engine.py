@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .cpu_memory import retain_freed_memory
 from .descriptor import ModelDescriptor
 from .progress import Progress
 from .tiling import run_tiled
@@ -65,7 +66,9 @@ def _cpu_bf16_is_better(model: ModelDescriptor) -> bool:
     key = id(model.module)
     if key not in _CPU_BF16_OK:
         torch.manual_seed(0)
-        x = torch.nn.functional.interpolate(torch.rand(1, model.in_channels, 8, 8), size=(64, 64), mode="bilinear")
+        x = torch.nn.functional.interpolate(
+            torch.rand(1, model.in_channels, 8, 8), size=(64, 64), mode="bilinear"
+        )
         timings: dict[torch.dtype, float] = {}
         outputs: dict[torch.dtype, torch.Tensor] = {}
         for dtype in (torch.float32, torch.bfloat16):
@@ -164,6 +167,7 @@ class Upscaler:
         self.stats = RunStats()
         if self.device.type == "cpu":
             self.module = self.module.to(memory_format=torch.channels_last)
+            retain_freed_memory()
 
     @property
     def scale(self) -> int:

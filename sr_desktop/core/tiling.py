@@ -120,9 +120,9 @@ def run_tiled(
                 pending[:0] = [(r.y0, r.y1, r.x0, r.x1) for r in tiles[i:]]
                 break
             oy, ox = (t.y0 - t.py0) * scale, (t.x0 - t.px0) * scale
-            out[:, :, t.y0 * scale : t.y1 * scale, t.x0 * scale : t.x1 * scale] = result[
-                :, :, oy : oy + (t.y1 - t.y0) * scale, ox : ox + (t.x1 - t.x0) * scale
-            ].float().cpu()
+            out[:, :, t.y0 * scale : t.y1 * scale, t.x0 * scale : t.x1 * scale] = (
+                result[:, :, oy : oy + (t.y1 - t.y0) * scale, ox : ox + (t.x1 - t.x0) * scale].float().cpu()
+            )
             done_pixels += (t.y1 - t.y0) * (t.x1 - t.x0)
             if on_progress is not None:
                 on_progress(done_pixels / total)

@@ -44,7 +44,9 @@ class Architecture:
 
 
 EDSR_ARCH = Architecture("edsr", "EDSR", EDSRConfig, EDSR, detect_edsr, supports_half=True)
-SRRESNET_ARCH = Architecture("srresnet", "SRResNet", SRResNetConfig, SRResNet, detect_srresnet, supports_half=True)
+SRRESNET_ARCH = Architecture(
+    "srresnet", "SRResNet", SRResNetConfig, SRResNet, detect_srresnet, supports_half=True
+)
 
 ARCHITECTURES: tuple[Architecture, ...] = (EDSR_ARCH, SRRESNET_ARCH)
 

@@ -63,7 +63,9 @@ class SRResNet(nn.Module):
         c = config
         self.head = nn.Sequential(nn.Conv2d(c.n_colors, c.n_feats, 9, padding=4), nn.PReLU(c.n_feats))
         self.body = nn.Sequential(*[ResidualBlock(c.n_feats) for _ in range(c.n_resblocks)])
-        self.body_end = nn.Sequential(nn.Conv2d(c.n_feats, c.n_feats, 3, padding=1), nn.BatchNorm2d(c.n_feats))
+        self.body_end = nn.Sequential(
+            nn.Conv2d(c.n_feats, c.n_feats, 3, padding=1), nn.BatchNorm2d(c.n_feats)
+        )
         self.upsample = _upsample_stages(c.scale, c.n_feats)
         self.tail = nn.Conv2d(c.n_feats, c.n_colors, 9, padding=4)
 
@@ -88,7 +90,9 @@ def detect_srresnet(sd: dict[str, torch.Tensor]) -> SRResNetConfig | None:
         return None
     n_feats, n_colors = sd["head.0.weight"].shape[:2]
     blocks = {int(k.split(".")[1]) for k in sd if k.startswith("body.") and k.endswith("conv1.weight")}
-    stages = sorted({int(k.split(".")[1]) for k in sd if k.startswith("upsample.") and k.endswith("0.weight")})
+    stages = sorted(
+        {int(k.split(".")[1]) for k in sd if k.startswith("upsample.") and k.endswith("0.weight")}
+    )
     if not stages or blocks != set(range(len(blocks))):
         return None
     out = sd[f"upsample.{stages[0]}.0.weight"].shape[0]
