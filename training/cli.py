@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint")
     g.add_argument("--init-from", metavar="MODEL_FILE", help="start from a model's matching weights")
     g.add_argument("--export", metavar="PATH", help="final .safetensors (default: the user model store)")
+    g.add_argument(
+        "--export-now",
+        action="store_true",
+        help="with --resume RUN_DIR: export the run's latest checkpoint as a model and exit (no training)",
+    )
     g.add_argument("--seed", type=int)
     g.add_argument("--device", help="auto | cpu | cuda[:N] (default auto)")
     g.add_argument("--workers", type=int, help="batch-preparing threads (default 1)")
@@ -104,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-_NOT_CONFIG = {"resume", "quiet", "data_dir", "yes"}
+_NOT_CONFIG = {"resume", "quiet", "data_dir", "yes", "export_now"}
 
 
 def config_from_args(ns: argparse.Namespace) -> tuple[TrainConfig, bool, list[str]]:
@@ -145,6 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     quiet = getattr(ns, "quiet", False)
     echo = None if quiet else (lambda line: print(line, flush=True))
     try:
+        if getattr(ns, "export_now", False):
+            if not getattr(ns, "resume", None):
+                raise ConfigError("--export-now needs --resume RUN_DIR (the run to export)")
+            from .export import export_checkpoint
+
+            print(f"model written to {export_checkpoint(ns.resume, getattr(ns, 'export', None))}")
+            return EXIT_OK
         cfg, resume, notes = config_from_args(ns)
         for note in notes:
             print(f"sr-train: {note}", file=sys.stderr)

@@ -82,3 +82,33 @@ def export_model(
         )
     card.update(extra_card or {})
     return save_model(path, module, cfg.arch, cfg.model_config(), card)
+
+
+def export_checkpoint(run_dir: Path | str, path: Path | str | None = None) -> Path:
+    """Export a run's latest checkpoint (EMA weights when the run keeps them) as a model file,
+    without training: for publishing a model while a long run goes on."""
+    from sr_desktop.core.archs import get_architecture
+
+    from .checkpoint import CHECKPOINT_NAME, load_checkpoint
+    from .data import scan_dataset, split_samples
+
+    run_dir = Path(run_dir)
+    ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME)
+    cfg = TrainConfig.from_dict(ckpt["config"])
+    module = get_architecture(cfg.arch).build(cfg.model_config())
+    weights = "EMA" if ckpt.get("ema") else "raw"
+    module.load_state_dict(ckpt["ema"] or ckpt["model"])
+    layout = scan_dataset(cfg.dataset, cfg.scale)
+    train, val = split_samples(layout, cfg.val_fraction, seed=cfg.seed)
+    target = Path(path) if path else (Path(cfg.export) if cfg.export else default_export_path(cfg))
+    return export_model(
+        module,
+        cfg,
+        target,
+        iteration=int(ckpt["iteration"]),
+        weights=weights,
+        n_train=len(train),
+        n_val=len(val),
+        val=(ckpt.get("best") or {}).get("last_val"),
+        extra_card=ckpt.get("card_extra") or None,
+    )

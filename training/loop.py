@@ -299,6 +299,7 @@ def _checkpoint_state(cfg, iteration, planned, model, ema, stage, best, elapsed)
         "config": cfg.to_dict(),
         "best": best or {},
         "elapsed_s": float(elapsed),
+        "card_extra": dict(getattr(stage, "card_extra", None) or {}),
     }
 
 

@@ -239,3 +239,22 @@ def test_stop_file_checkpoints_and_stops_then_resume_clears_it(hr_folder: Path, 
     assert _final_state(run)["iteration"] == 3  # checkpointed at the stop, not at the interval
     result = train(cfg, resume=True, echo=None)  # the stale stop file must not stop it again
     assert result.iteration == 8 and not (run / STOP_FILE).exists()
+
+
+def test_export_now_writes_the_checkpoint_weights_without_training(hr_folder: Path, tmp_path: Path) -> None:
+    from sr_desktop.core.modelfile import load_model
+    from training.cli import main as train_main
+
+    run = tmp_path / "run"
+    cfg = tiny_config(hr_folder, run, iters=6, ckpt_every=3, ema=0.9)
+    train(cfg, echo=None)
+    out = tmp_path / "now.safetensors"
+    assert train_main(["--resume", str(run), "--export-now", "--export", str(out), "--quiet"]) == 0
+    model = load_model(out)
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    for k, v in model.module.state_dict().items():
+        assert torch.equal(v, ckpt["ema"][k]), k
+    assert model.card["iterations"] == "6" and "EMA" in model.card["recipe"]
+    assert float(model.card["val_psnr"]) > 0
+    assert _final_state(run)["iteration"] == 6  # nothing was trained
+    assert train_main(["--export-now"]) == 2
