@@ -7,11 +7,12 @@ So released checkpoints such as ``edsr_baseline_x4-6b446fab.pt`` load as they ar
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+
+from .upsampling import shuffle_factors
 
 # Mean RGB of DIV2K, as used by the official code (std 1).
 DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
@@ -65,13 +66,8 @@ class ResBlock(nn.Module):
 def upsampler(scale: int, n_feats: int) -> nn.Sequential:
     """Conv + pixel shuffle stages; index layout matches the official ``common.Upsampler``."""
     layers: list[nn.Module] = []
-    if scale & (scale - 1) == 0:  # power of two
-        for _ in range(int(math.log2(scale))):
-            layers += [nn.Conv2d(n_feats, 4 * n_feats, 3, padding=1), nn.PixelShuffle(2)]
-    elif scale == 3:
-        layers += [nn.Conv2d(n_feats, 9 * n_feats, 3, padding=1), nn.PixelShuffle(3)]
-    else:
-        raise ValueError(f"EDSR supports scales 2, 3, 4 (and powers of two), not {scale}")
+    for f in shuffle_factors(scale, "EDSR"):
+        layers += [nn.Conv2d(n_feats, f * f * n_feats, 3, padding=1), nn.PixelShuffle(f)]
     return nn.Sequential(*layers)
 
 

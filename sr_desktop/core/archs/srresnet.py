@@ -6,11 +6,12 @@ pixel-shuffle upsampling (conv, shuffle, PReLU) and a 9x9 conv. Pixels in [0, 1]
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+
+from .upsampling import shuffle_factors
 
 
 @dataclass(frozen=True)
@@ -38,14 +39,8 @@ class ResidualBlock(nn.Module):
 
 
 def _upsample_stages(scale: int, n_feats: int) -> nn.Sequential:
-    if scale & (scale - 1) == 0:
-        factors = [2] * int(math.log2(scale))
-    elif scale == 3:
-        factors = [3]
-    else:
-        raise ValueError(f"SRResNet supports scales 2, 3, 4 (and powers of two), not {scale}")
     stages = []
-    for f in factors:
+    for f in shuffle_factors(scale, "SRResNet"):
         stages.append(
             nn.Sequential(
                 nn.Conv2d(n_feats, n_feats * f * f, 3, padding=1),
