@@ -19,7 +19,9 @@ from sr_desktop.core.engine import Upscaler
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, nargs=2, default=(900, 1200), metavar=("H", "W"))
     parser.add_argument("--tiles", type=int, nargs="+", default=[64, 100, 256])
     parser.add_argument("--blocks", type=int, default=16)
@@ -30,14 +32,18 @@ def main() -> int:
     x = torch.rand(1, 3, *args.size)
     start = time.perf_counter()
     whole = Upscaler(model, device="cpu", precision="fp32", tile="none").upscale_tensor(x)
-    print(f"whole image {args.size[0]}x{args.size[1]} -> {tuple(whole.shape[-2:])}: {time.perf_counter() - start:.1f} s")
+    print(
+        f"whole image {args.size[0]}x{args.size[1]} -> {tuple(whole.shape[-2:])}: {time.perf_counter() - start:.1f} s"
+    )
     worst = 0.0
     for tile in args.tiles:
         start = time.perf_counter()
         up = Upscaler(model, device="cpu", precision="fp32", tile=tile)
         diff = (up.upscale_tensor(x) - whole).abs().max().item() * 255
         worst = max(worst, diff)
-        print(f"tile {tile:4d} (margin {model.margin}): max |tiled - whole| = {diff:.5f}/255  ({time.perf_counter() - start:.1f} s)")
+        print(
+            f"tile {tile:4d} (margin {model.margin}): max |tiled - whole| = {diff:.5f}/255  ({time.perf_counter() - start:.1f} s)"
+        )
 
     up = Upscaler(model, device="cpu", precision="fp32", tile=max(args.tiles))
     real_run, calls = up._run_tile, []

@@ -23,15 +23,21 @@ def set5_psnr(path: Path, set5: Path) -> tuple[float, float, float]:
     model = load_model(path)
     up = Upscaler(model, device="cpu", precision="fp32")
     folder = set5 / f"x{model.scale}"
-    report = evaluate(lambda lr: from_float(up.upscale_array(to_float(lr)), 8), folder / "HR", model.scale, folder / "LR")
+    report = evaluate(
+        lambda lr: from_float(up.upscale_array(to_float(lr)), 8), folder / "HR", model.scale, folder / "LR"
+    )
     return report.mean_psnr, report.mean_ssim, report.mean_bicubic_psnr
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("model", type=Path)
     parser.add_argument("name")
-    parser.add_argument("--set5", type=Path, default=Path(__file__).resolve().parents[2] / "shared/datasets/Set5")
+    parser.add_argument(
+        "--set5", type=Path, default=Path(__file__).resolve().parents[2] / "shared/datasets/Set5"
+    )
     parser.add_argument("--description", default=None)
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args()

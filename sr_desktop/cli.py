@@ -27,7 +27,9 @@ def _add_device_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sr-desktop", description="Upscale images with super-resolution networks.")
+    parser = argparse.ArgumentParser(
+        prog="sr-desktop", description="Upscale images with super-resolution networks."
+    )
     parser.add_argument("--version", action="version", version=f"sr-desktop {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -55,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="PSNR/SSIM on Y of a model on a folder of HR images")
     ev.add_argument("--model", required=True, help="model name or file")
     ev.add_argument("--hr", required=True, type=Path, help="folder of ground-truth images")
-    ev.add_argument("--lr", type=Path, default=None, help="folder of LR images (default: MATLAB bicubic of HR)")
+    ev.add_argument(
+        "--lr", type=Path, default=None, help="folder of LR images (default: MATLAB bicubic of HR)"
+    )
     ev.add_argument("--scale", required=True, type=int)
     ev.add_argument("--json", action="store_true")
     _add_device_args(ev)
@@ -71,7 +75,10 @@ def _load(name: str | None):
         installed = list_models()
         if installed and DEFAULT_MODEL not in {e.name for e in installed}:
             name = installed[0].name
-            print(f"sr-desktop: {DEFAULT_MODEL} is not installed; using {name} (choose with --model)", file=sys.stderr)
+            print(
+                f"sr-desktop: {DEFAULT_MODEL} is not installed; using {name} (choose with --model)",
+                file=sys.stderr,
+            )
     entry = resolve_model(name or DEFAULT_MODEL)
     return load_model(entry.path, name=entry.name)
 
@@ -137,7 +144,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         batch.write_report(results, args.report)
     if not args.quiet:
         counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed")}
-        print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed", file=sys.stderr)
+        print(
+            f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed", file=sys.stderr
+        )
     return code
 
 
@@ -157,7 +166,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
-        print(f"No models installed: the bundled folder {bundled_model_dir()} is empty and so is {user_model_dir()}.")
+        print(
+            f"No models installed: the bundled folder {bundled_model_dir()} is empty and so is {user_model_dir()}."
+        )
         print("Train one with sr-train, or pass a model file to --model.")
         return 0
     for row in rows:
@@ -167,7 +178,9 @@ def cmd_models(args: argparse.Namespace) -> int:
             continue
         card = row["card"]
         psnr = card.get("psnr_set5") or card.get("val_psnr") or "-"
-        print(f"{row['name']:16s} {kind:8s} {row['arch']:9s} x{row['scale']}  {row['parameters'] / 1e6:5.2f} M params  PSNR {psnr}")
+        print(
+            f"{row['name']:16s} {kind:8s} {row['arch']:9s} x{row['scale']}  {row['parameters'] / 1e6:5.2f} M params  PSNR {psnr}"
+        )
         if card.get("description"):
             print(f"{'':26s}{card['description']}")
     return 0
@@ -208,7 +221,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _gui(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="sr-desktop",
-        description="Open the sr-desktop window. Headless commands: " + ", ".join(COMMANDS) + " (see COMMAND --help).",
+        description="Open the sr-desktop window. Headless commands: "
+        + ", ".join(COMMANDS)
+        + " (see COMMAND --help).",
     )
     parser.add_argument("--version", action="version", version=f"sr-desktop {__version__}")
     parser.add_argument("--self-test", action="store_true", help="open the main window, check it, exit 0")

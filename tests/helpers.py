@@ -47,4 +47,6 @@ def nearest_model_file(folder: Path, scale: int = 2, name: str | None = None) ->
                 for c in range(stage.in_channels):
                     stage.weight[c * r2 : (c + 1) * r2, c, 1, 1] = 1
     path = Path(folder) / f"{name or f'nearest-x{scale}'}.safetensors"
-    return save_model(path, model, "edsr", model.config, {"description": "exact nearest-neighbour test model"})
+    return save_model(
+        path, model, "edsr", model.config, {"description": "exact nearest-neighbour test model"}
+    )

@@ -161,15 +161,55 @@ def find_vgg(
     )
 
 
+# Convolution widths of VGG16 and VGG19 (Simonyan & Zisserman 2015, configurations D and E);
+# "M" is a 2x2 max-pool. Built as one Sequential, the layer indices are torchvision's, so its
+# ``features.N.*`` state dicts load as they are, and torchvision is not needed.
+VGG_LAYOUTS = {
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "vgg19": [
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+    ],
+}
+
+
+def vgg_features(net: str) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    channels = 3
+    for item in VGG_LAYOUTS[net]:
+        if item == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        else:
+            layers += [nn.Conv2d(channels, int(item), kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            channels = int(item)
+    return nn.Sequential(*layers)
+
+
 class VGGFeatures(nn.Module):
     """Frozen VGG features up to one ReLU, on ImageNet-normalised inputs in [0, 1]."""
 
     def __init__(self, source: VGGSource, layer: str = ""):
         super().__init__()
-        import torchvision
-
-        build = torchvision.models.vgg19 if source.net == "vgg19" else torchvision.models.vgg16
-        features = build(weights=None).features
+        features = vgg_features(source.net)
         sd = {k.removeprefix("features."): v for k, v in source.state_dict.items()}
         missing, _unexpected = features.load_state_dict(sd, strict=False)
         if missing:

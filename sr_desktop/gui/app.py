@@ -7,6 +7,8 @@ import os
 import sys
 import time
 
+from ..core.store import resource_dir
+
 log = logging.getLogger(__name__)
 
 SELF_TEST_CATALOG_TIMEOUT_S = 120
@@ -27,6 +29,12 @@ def create_app():
     app.setApplicationName("sr-desktop")
     app.setApplicationDisplayName("sr-desktop")
     app.setOrganizationName("sr-desktop")
+    app.setDesktopFileName("sr-desktop")  # lets Wayland match packaging/sr-desktop.desktop
+    icon = resource_dir() / "icons" / "sr-desktop.png"
+    if icon.is_file():
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
     return app
 
 

@@ -323,7 +323,9 @@ class MainWindow(QMainWindow):
 
         wizard = open_training_wizard(self, on_model_ready=self._trained_model_ready)
         self._wizards.append(wizard)
-        wizard.finished.connect(lambda _result, w=wizard: self._wizards.remove(w) if w in self._wizards else None)
+        wizard.finished.connect(
+            lambda _result, w=wizard: self._wizards.remove(w) if w in self._wizards else None
+        )
         return wizard
 
     def _trained_model_ready(self, name: str) -> None:

@@ -6,6 +6,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+from helpers import nearest_model_file, smooth_image, tiny_model_file
 from PIL import Image as PILImage
 from PIL import ImageCms
 
@@ -15,9 +16,6 @@ from sr_desktop.core.batch import BatchOptions, run_batch
 from sr_desktop.core.engine import Upscaler
 from sr_desktop.core.modelfile import load_model
 from sr_desktop.core.progress import Cancelled, Progress
-
-from helpers import nearest_model_file, smooth_image, tiny_model_file
-
 
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()  # holds a timestamp: make once
 
@@ -33,7 +31,9 @@ def mixed_folder(tmp_path):
     (src / "text.jpg").write_text("this is not a JPEG\n")
     deep = smooth_image(12, 10, seed=3, dtype=np.uint16)
     cv2.imwrite(str(src / "deep16.png"), deep[:, :, ::-1])
-    rgba = np.dstack([smooth_image(10, 12, seed=4), np.linspace(0, 255, 120).reshape(10, 12).astype(np.uint8)])
+    rgba = np.dstack(
+        [smooth_image(10, 12, seed=4), np.linspace(0, 255, 120).reshape(10, 12).astype(np.uint8)]
+    )
     PILImage.fromarray(rgba, "RGBA").save(src / "alpha.png", icc_profile=SRGB_ICC)
     PILImage.fromarray(smooth_image(10, 10, seed=5)).convert("CMYK").save(src / "cmyk.jpg", quality=95)
     PILImage.fromarray(smooth_image(9, 11, channels=1, seed=6)[:, :, 0], "L").save(src / "grey.png")
@@ -50,7 +50,11 @@ def test_mixed_folder(tmp_path, mixed_folder, capsys):
     args = ["upscale", str(mixed_folder), "-o", str(out), "--model", str(model), "--report", str(report)]
     assert main(args) == 1
     err_lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith(str(mixed_folder))]
-    failed = sorted(line.split(":")[0].rsplit("/", 1)[1] for line in err_lines if "->" not in line and "skipped" not in line)
+    failed = sorted(
+        line.split(":")[0].rsplit("/", 1)[1]
+        for line in err_lines
+        if "->" not in line and "skipped" not in line
+    )
     assert failed == ["empty.png", "text.jpg", "truncated.png"]
     rows = {r["input"].rsplit("/", 1)[1]: r for r in json.loads(report.read_text())}
     assert {k for k, r in rows.items() if r["status"] == "failed"} == set(failed)
@@ -93,7 +97,9 @@ def test_mixed_folder(tmp_path, mixed_folder, capsys):
     good_only.mkdir()
     for name in written:
         (good_only / name).write_bytes((mixed_folder / name).read_bytes())
-    assert main(["upscale", str(good_only), "-o", str(out), "--model", str(model), "--on-exists", "skip"]) == 0
+    assert (
+        main(["upscale", str(good_only), "-o", str(out), "--model", str(model), "--on-exists", "skip"]) == 0
+    )
     assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == before
 
 
@@ -129,7 +135,11 @@ def test_a_failed_file_does_not_stop_the_batch_and_order_is_kept(tmp_path):
     up = Upscaler(load_model(tiny_model_file(tmp_path, scale=2)), device="cpu", precision="fp32")
     files = []
     results = run_batch([src], up, BatchOptions(outdir=tmp_path / "out"), on_file=files.append)
-    assert [(r.input.rsplit("/", 1)[1], r.status) for r in results] == [("a.png", "done"), ("b.png", "failed"), ("c.png", "done")]
+    assert [(r.input.rsplit("/", 1)[1], r.status) for r in results] == [
+        ("a.png", "done"),
+        ("b.png", "failed"),
+        ("c.png", "done"),
+    ]
     assert files == results
 
 

@@ -1,14 +1,12 @@
 import json
 import sys
 
-import numpy as np
 import pytest
+from helpers import smooth_image, tiny_model_file
 from PIL import Image as PILImage
 
 from sr_desktop import __version__
 from sr_desktop.cli import main
-
-from helpers import smooth_image, tiny_model_file
 
 
 @pytest.fixture
@@ -29,13 +27,23 @@ def test_version(capsys):
     assert __version__ in capsys.readouterr().out
 
 
-def test_models_empty_says_so(capsys):
+def test_models_empty_says_so(capsys, tmp_path, monkeypatch):
+    from sr_desktop.core import store
+
+    monkeypatch.setattr(store, "bundled_model_dir", lambda: tmp_path / "none")
     assert main(["models"]) == 0
-    out = capsys.readouterr().out
-    assert "No models installed" in out
+    assert "No models installed" in capsys.readouterr().out
+    assert main(["models", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_models_lists_the_bundled_ones(capsys):
+    from sr_desktop.core import store
+
     assert main(["models", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
-    assert all(m["bundled"] for m in listing)  # only bundled ones, if any are shipped
+    assert {m["name"] for m in listing} == {p.stem for p in store.bundled_model_dir().glob("*.safetensors")}
+    assert all(m["bundled"] for m in listing)
 
 
 def test_models_lists_user_models_with_cards(tmp_path, capsys, monkeypatch):
@@ -65,7 +73,17 @@ def test_upscale_writes_outputs_report_and_skips_on_rerun(tmp_path, model, capsy
     (src / "notes.txt").write_text("not an image")
     (src / ".hidden.png").write_bytes(b"")
     out, report = tmp_path / "out", tmp_path / "report.json"
-    args = ["upscale", str(src), "-o", str(out), "--model", str(model), "--recursive", "--report", str(report)]
+    args = [
+        "upscale",
+        str(src),
+        "-o",
+        str(out),
+        "--model",
+        str(model),
+        "--recursive",
+        "--report",
+        str(report),
+    ]
     assert main(args) == 0
     assert PILImage.open(out / "a.png").size == (20, 24)
     assert PILImage.open(out / "sub" / "b.png").size == (14, 18)
@@ -129,7 +147,20 @@ def test_on_exists_rename_and_overwrite(tmp_path, model):
 
 def test_missing_input_fails_that_file(tmp_path, model, capsys):
     good = write_png(tmp_path / "a.png", smooth_image(8, 8))
-    assert main(["upscale", str(good), str(tmp_path / "nope.png"), "-o", str(tmp_path / "o"), "--model", str(model)]) == 1
+    assert (
+        main(
+            [
+                "upscale",
+                str(good),
+                str(tmp_path / "nope.png"),
+                "-o",
+                str(tmp_path / "o"),
+                "--model",
+                str(model),
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert f"{tmp_path / 'nope.png'}: no such file" in err
     assert (tmp_path / "o" / "a.png").exists()

@@ -22,7 +22,9 @@ def outputs_equal(a, b):
 
 def test_safetensors_round_trip_keeps_card_and_config(tmp_path):
     model = tiny_edsr(3, res_scale=0.1, rgb_range=1.0)
-    path = save_model(tmp_path / "m.safetensors", model, "edsr", model.config, {"psnr_set5": "30.1", "recipe": "L1"})
+    path = save_model(
+        tmp_path / "m.safetensors", model, "edsr", model.config, {"psnr_set5": "30.1", "recipe": "L1"}
+    )
     d = load_model(path)
     assert d.config == model.config  # res_scale comes from metadata, not shapes
     assert d.card["psnr_set5"] == "30.1" and d.card["recipe"] == "L1"

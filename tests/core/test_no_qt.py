@@ -29,8 +29,13 @@ def test_blocking_works():
 
 
 def test_core_and_training_import_without_qt():
-    modules = [p.relative_to(REPO).with_suffix("").as_posix().replace("/", ".") for p in REPO.glob("sr_desktop/core/**/*.py")]
-    modules += [p.relative_to(REPO).with_suffix("").as_posix().replace("/", ".") for p in REPO.glob("training/*.py")]
+    modules = [
+        p.relative_to(REPO).with_suffix("").as_posix().replace("/", ".")
+        for p in REPO.glob("sr_desktop/core/**/*.py")
+    ]
+    modules += [
+        p.relative_to(REPO).with_suffix("").as_posix().replace("/", ".") for p in REPO.glob("training/*.py")
+    ]
     modules = [m.removesuffix(".__init__") for m in modules if not m.endswith("__main__")]
     code = "import importlib\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
     code += "assert not any(k.startswith('PySide6') for k in sys.modules)\nprint('ok', len(sys.modules))"
@@ -58,5 +63,7 @@ def test_listing_models_and_batch_settings_do_not_load_torch():
         "sr_desktop.core.store.list_models()\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\nprint('ok')"
     )
-    proc = subprocess.run([sys.executable, "-c", "import sys\n" + code], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys\n" + code], cwd=REPO, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr

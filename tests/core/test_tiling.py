@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from sr_desktop.core.archs import EDSR, EDSRConfig
+from sr_desktop.core.archs import EDSR, EDSR_ARCH, EDSRConfig
 from sr_desktop.core.descriptor import ModelDescriptor
-from sr_desktop.core.archs import EDSR_ARCH
 from sr_desktop.core.engine import EngineSetupError, Upscaler, parse_tile
 from sr_desktop.core.progress import Cancelled, Progress
 from sr_desktop.core.tiling import TileTooSmallError, plan_tiles, run_tiled, split_evenly
@@ -20,7 +19,7 @@ def tiny_descriptor(scale=4, blocks=3, feats=8, seed=0):
 def test_split_evenly_covers_without_slivers(length, size):
     parts = split_evenly(length, size)
     assert parts[0][0] == 0 and parts[-1][1] == length
-    assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
+    assert all(a[1] == b[0] for a, b in zip(parts, parts[1:], strict=False))
     lengths = [b - a for a, b in parts]
     assert max(lengths) <= size and max(lengths) - min(lengths) <= 1
     assert len(parts) == -(-length // size)
