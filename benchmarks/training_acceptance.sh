@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue-3 acceptance checks on the real photos, CPU. Usage:
 #   bash benchmarks/training_acceptance.sh [PHOTOS_HR] [VGG16_FILE] [WORKDIR]
-# 1. a 300-iteration EDSR x2 run (8 blocks, 32 features) that must beat bicubic on validation,
+# 1. a 300-iteration EDSR-baseline x2 run that must beat bicubic on validation,
 #    killed with SIGKILL at a random moment and resumed (at most one checkpoint interval lost);
 # 2. a 100-iteration SRGAN stage with the VGG16 file, exported and used by `sr-desktop upscale`;
 # 3. bad datasets, each stopping with one message before training.
@@ -12,8 +12,8 @@ VGG16=${2:-../shared/weights/vgg16-imagenet-features.ckpt}
 WORK=${3:-$(mktemp -d)}
 PY=.venv/bin/python
 TRAIN=($PY -m training)
-COMMON=(--arch edsr --scale 2 --n-resblocks 8 --n-feats 32 --batch 16 --patch 48 --lr 5e-4 --schedule cosine
-        --warmup 20 --ema 0.99 --val-every 100 --ckpt-every 25 --log-every 25 --quiet)
+COMMON=(--arch edsr --scale 2 --n-resblocks 16 --n-feats 64 --batch 16 --patch 48 --lr 2e-4 --schedule constant
+        --warmup 50 --ema 0.999 --val-every 100 --ckpt-every 25 --log-every 25 --quiet)
 echo "work folder: $WORK"
 
 echo "== 1. 300 iterations, SIGKILL at a random moment, resume"
