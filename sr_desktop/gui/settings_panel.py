@@ -38,11 +38,17 @@ def card_html(info: ModelInfo) -> str:
     if info.error:
         return f"<b>{html.escape(info.name)}</b><br><span style='color:#b3261e'>Cannot be used: {html.escape(info.error)}</span>"
     card = info.card
-    psnr = card.get("psnr_set5") or card.get("val_psnr") or card.get("psnr")
-    if psnr:
-        psnr = f"{psnr} dB"
+    # each PSNR beside the bicubic figure measured on the same images
+    if card.get("psnr_set5"):
+        psnr = f"{card['psnr_set5']} dB on Set5"
+        if card.get("bicubic_psnr_set5"):
+            psnr += f" (bicubic {card['bicubic_psnr_set5']} dB)"
+    elif card.get("val_psnr") or card.get("psnr"):
+        psnr = f"{card.get('val_psnr') or card.get('psnr')} dB on its validation images"
         if card.get("bicubic_psnr"):
             psnr += f" (bicubic {card['bicubic_psnr']} dB)"
+    else:
+        psnr = ""
     rows = [
         ("Architecture", info.title),
         ("Scale", f"×{info.scale}"),
