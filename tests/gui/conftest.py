@@ -27,9 +27,13 @@ WORKER_WAIT_MS = 20000
 
 @pytest.fixture(autouse=True)
 def _private_state(tmp_path, monkeypatch):
-    """Settings and logs in the test's own folder (the data folder is set by tests/conftest.py)."""
+    """Settings and logs in the test's own folder (the data folder is set by tests/conftest.py),
+    and no bundled models: each test installs the tiny models it needs."""
+    from sr_desktop.core import store
+
     monkeypatch.setenv("SR_DESKTOP_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("SR_DESKTOP_LOG_DIR", str(tmp_path / "log"))
+    monkeypatch.setattr(store, "bundled_model_dir", lambda: tmp_path / "no-bundled-models")
 
 
 @pytest.fixture(autouse=True)
