@@ -2,8 +2,9 @@
 # Build the one-folder bundle dist/sr-desktop/ (run from anywhere):
 #   bash packaging/build.sh
 # Installs PyInstaller into .venv if missing (the project's `package` extra). Heavy: runs under
-# nice so that it shares the machine politely. Set PYTHON to build from another environment
-# (e.g. PYTHON=/tmp/venv-cpu/bin/python DIST=dist-cpu SR_BUNDLE_EXCLUDE=torchvision).
+# nice so that it shares the machine politely. In a fresh clone it first sets up .venv as
+# scripts/run.sh does. Set PYTHON to build from another environment
+# (e.g. PYTHON=/tmp/venv-cpu/bin/python DIST=dist-cpu).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
@@ -11,8 +12,13 @@ PYTHON="${PYTHON:-$root/.venv/bin/python}"
 DIST="${DIST:-dist}"
 WORK="${WORK:-build/pyinstaller-$(basename "$DIST")}"
 
+if [ ! -x "$PYTHON" ] && [ "$PYTHON" = "$root/.venv/bin/python" ]; then
+    echo "build.sh: setting up .venv (torch and the app's dependencies)"
+    python3 -m venv .venv
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e .
+fi
 if [ ! -x "$PYTHON" ]; then
-    echo "build.sh: $PYTHON not found; run 'bash scripts/test.sh' (or scripts/run.sh) first to create .venv" >&2
+    echo "build.sh: $PYTHON not found" >&2
     exit 2
 fi
 if ! "$PYTHON" -c "import PyInstaller" 2>/dev/null; then
