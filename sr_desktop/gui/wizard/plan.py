@@ -123,19 +123,7 @@ class TrainingPlan:
 
     def to_args(self, rate: float | None = None) -> list[str]:
         """The ``sr-train`` options for a new run."""
-        args = [
-            self.dataset,
-            "--stage", self.stage,
-            "--arch", self.arch,
-            "--scale", str(self.scale),
-            "--n-resblocks", str(self.n_resblocks),
-            "--n-feats", str(self.n_feats),
-            "--batch", str(self.batch),
-            "--patch", str(self.patch),
-            "--device", self.device,
-            "--run-dir", self.run_dir,
-            "--export", str(self.export_path()),
-        ]  # fmt: skip
+        args = self.run_args(self.stage, self.run_dir, self.export_path())
         if self.arch == "edsr":
             args += ["--res-scale", f"{self.res_scale:g}"]
         if self.budget_kind == "iters":
@@ -157,6 +145,23 @@ class TrainingPlan:
         if self.stage in ("both", "gan"):
             args += self.vgg_args()
         return args + list(self.extra_args)
+
+    def run_args(self, stage: str, run_dir: Path | str, export: Path | str) -> list[str]:
+        """Dataset, stage, network, batch, device and where the run and its model go: what a
+        real run and the calibration run share."""
+        return [
+            self.dataset,
+            "--stage", stage,
+            "--arch", self.arch,
+            "--scale", str(self.scale),
+            "--n-resblocks", str(self.n_resblocks),
+            "--n-feats", str(self.n_feats),
+            "--batch", str(self.batch),
+            "--patch", str(self.patch),
+            "--device", self.device,
+            "--run-dir", str(run_dir),
+            "--export", str(export),
+        ]  # fmt: skip
 
     def vgg_args(self) -> list[str]:
         if self.vgg_source == VGG19_FILE and self.vgg_file:
@@ -302,18 +307,7 @@ CALIBRATION_MINUTES = 0.2  # of training after start-up, at most
 
 def calibration_args(plan: TrainingPlan, run_dir: Path, export: Path) -> list[str]:
     """A short real run of the faithful stage with the plan's network, batch, patch and device."""
-    args = [
-        plan.dataset,
-        "--stage", "pretrain",
-        "--arch", plan.arch,
-        "--scale", str(plan.scale),
-        "--n-resblocks", str(plan.n_resblocks),
-        "--n-feats", str(plan.n_feats),
-        "--batch", str(plan.batch),
-        "--patch", str(plan.patch),
-        "--device", plan.device,
-        "--run-dir", str(run_dir),
-        "--export", str(export),
+    args = plan.run_args("pretrain", run_dir, export) + [
         "--iters", str(CALIBRATION_ITERS),
         "--minutes", f"{CALIBRATION_MINUTES:g}",
         "--log-every", "1",
