@@ -557,7 +557,9 @@ class MainWindow(QMainWindow):
         self.compare.view.set_after(result.image, result.region)
         x, y, w, h = result.region
         self.compare.status.setText(f"{w}×{h} px in {result.seconds:.1f} s")  # short: the bar is narrow
-        self.compare.status.setToolTip(f"Preview of the visible {w} × {h} px at ×{result.scale}, {result.seconds:.1f} s")
+        self.compare.status.setToolTip(
+            f"Preview of the visible {w} × {h} px at ×{result.scale}, {result.seconds:.1f} s"
+        )
         self.preview_ready.emit()
 
     def _view_moved(self) -> None:
