@@ -40,7 +40,7 @@ from .log_view import LogDialog
 from .model_manager import ModelManager
 from .queue_widget import DONE_COLOUR, FAILED_COLOUR, QueueWidget, paths_from_mime
 from .settings_panel import SettingsPanel
-from .workers import Worker, start_pooled, start_thread
+from .workers import Worker, running_count, start_pooled, start_thread, wait_all
 
 log = logging.getLogger(__name__)
 
@@ -826,16 +826,10 @@ class MainWindow(QMainWindow):
             self._source_worker.cancel()
         if self._catalog_worker is not None:
             self._catalog_worker.cancel()
-        batch = self._batch
-        if batch is not None:
-            batch.cancel()
-            deadline = time.monotonic() + timeout_ms / 1000
-            while not batch.done and time.monotonic() < deadline:
-                QApplication.processEvents()
-                time.sleep(0.01)
-        from PySide6.QtCore import QThreadPool
-
-        QThreadPool.globalInstance().waitForDone(timeout_ms)
+        if self._batch is not None:
+            self._batch.cancel()
+        if not wait_all(timeout_ms / 1000):  # the batch stops after its current tile
+            log.warning("%d background job(s) still running at shutdown", running_count())
         QApplication.processEvents()
         if self.tray is not None:
             self.tray.hide()

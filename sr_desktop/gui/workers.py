@@ -4,6 +4,12 @@ function runs synchronously in a unit test. :class:`Worker` wraps it in a small 
 vocabulary, and :func:`start_thread` / :func:`start_pooled` run it on a QThread (long jobs:
 batches) or on the shared QThreadPool (short jobs: thumbnails, previews).
 
+A job's thread never calls into Qt. What it reports goes into a plain Python queue, and a timer
+on the GUI thread (the mailbox) emits the worker's signals from there. PySide calls C++ while
+holding the GIL, so a worker thread that emits a queued signal holds the GIL while it waits for
+Qt's locks; a GUI thread that holds one of those locks and needs the GIL then waits for good.
+Keeping Qt out of the worker threads rules that deadlock out.
+
 Cancel only sets a flag that the job checks at safe points; an aborted job never emits
 ``returned``. Every worker emits ``finished`` exactly once, last.
 """
@@ -11,12 +17,14 @@ Cancel only sets a flag that the job checks at safe points; an aborted job never
 from __future__ import annotations
 
 import logging
+import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QThreadPool, QTimer, Signal
 
 from ..core.progress import Cancelled, Progress, ProgressEvent
 
@@ -47,6 +55,8 @@ class Worker(QObject):
         self.context = JobContext(Progress(self._emit_progress), self._emit_file)
         self._done = threading.Event()
         self._control = threading.Lock()  # pause and cancel may come from different threads
+        self._mailbox: _Mailbox | None = None  # set when started on another thread
+        self.delivered = False  # True once ``finished`` was emitted on the GUI thread
 
     # control, from the GUI thread
     def cancel(self) -> None:
@@ -68,100 +78,145 @@ class Worker(QObject):
 
     @property
     def done(self) -> bool:
+        """The job function has returned (its last signals may still be on their way)."""
         return self._done.is_set()
 
+    def _emit(self, signal: str, *args: Any) -> None:
+        if self._mailbox is None:  # run synchronously on the calling (GUI or test) thread
+            self._deliver(signal, args)
+        else:
+            self._mailbox.post(self, signal, args)
+
+    def _deliver(self, signal: str, args: tuple) -> None:
+        if signal == "finished":
+            self.delivered = True
+        getattr(self, signal).emit(*args)
+
     def _emit_progress(self, event: ProgressEvent) -> None:
-        self.progress.emit(event)
+        self._emit("progress", event)
 
     def _emit_file(self, item: Any) -> None:
-        self.file_done.emit(item)
+        self._emit("file_done", item)
 
     def run(self) -> None:
-        """Runs the job in whatever thread calls it. The worker object stays in the GUI thread, so
-        its signals are queued to GUI-thread slots (never run in the worker thread)."""
-        self.started.emit()
+        """Runs the job in whatever thread calls it; its signals are emitted on the GUI thread."""
+        self._emit("started")
         try:
             self.context.progress.check()
             result = self._job(self.context, *self._args, **self._kwargs)
         except Cancelled as exc:
-            self.aborted.emit(list(getattr(exc, "results", None) or []))
+            self._emit("aborted", list(getattr(exc, "results", None) or []))
         except Exception as exc:  # noqa: BLE001 - one error path for every job
             log.exception("%s failed", self.name)
             text = " ".join(str(exc).split()) or type(exc).__name__
-            self.errored.emit(text)
+            self._emit("errored", text)
         else:
             if self.cancelled:
-                self.aborted.emit([])
+                self._emit("aborted", [])
             else:
-                self.returned.emit(result if result is not None else ())
+                self._emit("returned", result if result is not None else ())
         finally:
             self._done.set()
-            self.finished.emit()
+            self._emit("finished")
 
 
-# Workers and threads are kept alive here until they finish (Python must not collect them
-# while a thread still runs); tests read it to prove no thread was left running.
-_live: set[Any] = set()
-_lock = threading.Lock()
+class _Mailbox(QObject):
+    """The GUI-thread end of every started worker. Worker threads only append to a Python queue
+    (no Qt call); a timer here empties it, emits the signals, and forgets finished workers and
+    their threads (a QThread object is dropped only once its thread has ended)."""
+
+    POLL_MS = 15
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._live: list[tuple[Worker, QThread | None]] = []
+        self._timer = QTimer(self)
+        self._timer.setInterval(self.POLL_MS)
+        self._timer.timeout.connect(self.deliver)
+
+    def adopt(self, worker: Worker, thread: QThread | None) -> None:
+        """From the GUI thread, before the job starts."""
+        worker._mailbox = self
+        self._live.append((worker, thread))
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def post(self, worker: Worker, signal: str, args: tuple) -> None:
+        """From any thread: plain Python, never Qt."""
+        self._queue.put((worker, signal, args))
+
+    def deliver(self) -> None:
+        while True:
+            try:
+                worker, signal, args = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                worker._deliver(signal, args)
+            except Exception:  # noqa: BLE001 - a failing slot must not stop the others' signals
+                log.exception("a slot of %s's %s signal failed", worker.name, signal)
+        self._live = [(w, t) for w, t in self._live if not (w.delivered and (t is None or t.isFinished()))]
+        if not self._live:
+            self._timer.stop()
+
+    def running_count(self) -> int:
+        return len(self._live)
 
 
-class _Runner(QObject):
-    """Lives on the QThread and calls the worker's job there. The worker itself stays in the
-    GUI thread, so every slot connected to its signals (lambdas included) runs in the GUI thread."""
+_mailbox: _Mailbox | None = None
+
+
+def _the_mailbox() -> _Mailbox:
+    global _mailbox
+    if _mailbox is None:
+        _mailbox = _Mailbox()
+    return _mailbox
+
+
+class _JobThread(QThread):
+    """A QThread whose run() is the job: it ends when the job returns (no event loop, and no
+    signal of its own connected to Python)."""
 
     def __init__(self, worker: Worker):
         super().__init__()
         self.worker = worker
+        self.setObjectName(f"worker-{worker.name}")
 
-    @Slot()
     def run(self) -> None:
         self.worker.run()
 
 
 def start_thread(worker: Worker) -> QThread:
-    """Run ``worker`` on a new QThread, and clean the thread up once it finishes."""
-    thread = QThread()
-    thread.setObjectName(f"worker-{worker.name}")
-    runner = _Runner(worker)
-    runner.moveToThread(thread)
-    thread.started.connect(runner.run)
-    worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)  # quit() is thread-safe
-    thread.finished.connect(runner.deleteLater)
-    thread.finished.connect(thread.deleteLater)
-    entry = (worker, thread, runner)
-    with _lock:
-        _live.add(entry)
-    thread.finished.connect(lambda: _forget(entry))
+    """Run ``worker`` on a new QThread (call from the GUI thread); it is cleaned up once it ends."""
+    thread = _JobThread(worker)
+    _the_mailbox().adopt(worker, thread)
     thread.start()
     return thread
 
 
 def start_pooled(worker: Worker, pool: QThreadPool | None = None) -> Worker:
-    """Run ``worker`` on the shared thread pool (it stays owned by the GUI thread)."""
-    with _lock:
-        _live.add(worker)
-    worker.finished.connect(lambda: _forget(worker))
+    """Run ``worker`` on the shared thread pool (call from the GUI thread)."""
+    _the_mailbox().adopt(worker, None)
     (pool or QThreadPool.globalInstance()).start(worker.run)
     return worker
 
 
-def _forget(item: Any) -> None:
-    with _lock:
-        _live.discard(item)
-
-
 def running_count() -> int:
-    """Workers started here that have not finished (threads and pooled jobs)."""
-    with _lock:
-        items = list(_live)
-    count = 0
-    for item in items:
-        if isinstance(item, tuple):
-            worker, thread, _runner = item
-            try:
-                count += int(thread.isRunning() or not worker.done)
-            except RuntimeError:  # the C++ object is already gone: finished
-                pass
-        elif not item.done:
-            count += 1
-    return count
+    """Workers started here whose ``finished`` has not reached the GUI thread yet, or whose
+    thread still runs (threads and pooled jobs)."""
+    return 0 if _mailbox is None else _mailbox.running_count()
+
+
+def wait_all(timeout_s: float) -> bool:
+    """From the GUI thread: deliver what the workers report until every started worker has
+    finished and its thread has ended, or ``timeout_s`` passed; True when none is left. It
+    sleeps in Python (the GIL is free) rather than blocking in a Qt call."""
+    deadline = time.monotonic() + timeout_s
+    while running_count():
+        if time.monotonic() >= deadline:
+            return False
+        if _mailbox is not None:
+            _mailbox.deliver()
+        time.sleep(0.005)
+    return True

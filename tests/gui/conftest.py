@@ -3,6 +3,7 @@ and a check that no test leaves a worker thread running."""
 
 import os
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -40,17 +41,15 @@ def _private_state(tmp_path, monkeypatch):
 def _no_worker_left_running(qapp):
     """Fails a test that leaves a worker (QThread or pooled job) running."""
     yield
+    assert workers.wait_all(WORKER_WAIT_MS / 1000), (
+        f"{workers.running_count()} worker(s) still running after the test"
+    )
     pool = QThreadPool.globalInstance()
-    pool.waitForDone(WORKER_WAIT_MS)
-    deadline_ok = False
-    for _ in range(200):
-        qapp.processEvents()
-        if workers.running_count() == 0:
-            deadline_ok = True
-            break
-        pool.waitForDone(100)
-    assert deadline_ok, f"{workers.running_count()} worker(s) still running after the test"
+    deadline = time.monotonic() + 5
+    while pool.activeThreadCount() and time.monotonic() < deadline:  # a pooled job's last cleanup
+        time.sleep(0.01)
     assert pool.activeThreadCount() == 0, "a pooled job is still running after the test"
+    qapp.processEvents()
 
 
 @pytest.fixture

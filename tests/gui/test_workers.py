@@ -1,11 +1,13 @@
 """The worker abstraction: one signal vocabulary, cancel as a flag, cleanup once."""
 
 import sys
+import threading
 
 import pytest
+from PySide6.QtCore import Qt
 
 from sr_desktop.core.progress import Cancelled
-from sr_desktop.gui.workers import Worker, running_count, start_pooled, start_thread
+from sr_desktop.gui.workers import Worker, running_count, start_pooled, start_thread, wait_all
 
 
 def _collect(worker):
@@ -114,3 +116,44 @@ def test_pause_after_cancel_does_not_block(qapp):
     worker.aborted.connect(aborted.append)
     worker.run()  # would wait forever if the pause had taken effect
     assert aborted == [[]]
+
+
+@pytest.mark.parametrize("starter", [start_thread, start_pooled])
+def test_job_threads_never_emit_signals(qtbot, starter):
+    """Every signal is emitted on the GUI thread, even to a direct connection: the job's thread
+    only queues what it reports (a worker thread that calls into Qt can deadlock with the GUI)."""
+    gui = threading.get_ident()
+    job_thread = []
+
+    def job(ctx):
+        job_thread.append(threading.get_ident())
+        for i in range(5):
+            ctx.progress.update(i / 5, "step")
+            ctx.file_done(i)
+        return "ok"
+
+    worker = Worker(job, name="t")
+    emitted_on = []
+    for name in ("started", "progress", "file_done", "returned", "finished"):
+        getattr(worker, name).connect(
+            lambda *a, n=name: emitted_on.append((n, threading.get_ident())),
+            Qt.ConnectionType.DirectConnection,
+        )
+    with qtbot.waitSignal(worker.finished, timeout=10000):
+        starter(worker)
+    assert job_thread and job_thread[0] != gui
+    assert [n for n, _ in emitted_on] == ["started"] + ["progress", "file_done"] * 5 + [
+        "returned",
+        "finished",
+    ]
+    assert {t for _, t in emitted_on} == {gui}
+    assert wait_all(10) and running_count() == 0
+
+
+def test_wait_all_reports_a_job_that_does_not_end(qtbot):
+    release = threading.Event()
+    worker = Worker(lambda ctx: release.wait(30), name="slow")
+    start_thread(worker)
+    assert not wait_all(0.2) and running_count() == 1
+    release.set()
+    assert wait_all(10) and running_count() == 0 and worker.delivered
