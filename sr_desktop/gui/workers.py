@@ -156,7 +156,9 @@ class _Mailbox(QObject):
                 worker._deliver(signal, args)
             except Exception:  # noqa: BLE001 - a failing slot must not stop the others' signals
                 log.exception("a slot of %s's %s signal failed", worker.name, signal)
-        self._live = [(w, t) for w, t in self._live if not (w.delivered and (t is None or t.isFinished()))]
+        # wait(0) never blocks: True once the thread has left QThread's finish code entirely (a
+        # QThread destroyed while still in there would wait for it, holding the GIL)
+        self._live = [(w, t) for w, t in self._live if not (w.delivered and (t is None or t.wait(0)))]
         if not self._live:
             self._timer.stop()
 
