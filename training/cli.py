@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from .config import ConfigError, TrainConfig
@@ -48,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--minutes", type=float, help="wall-clock budget; alone, the LR schedule is fitted to it")
     g.add_argument("--run-dir", help="folder for config.json, events.jsonl, checkpoint.pt")
     g.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint")
+    g.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a recipe: JSON with any of these options (e.g. recipes/edsr-x2.json); options given here win",
+    )
     g.add_argument("--init-from", metavar="MODEL_FILE", help="start from a model's matching weights")
     g.add_argument("--export", metavar="PATH", help="final .safetensors (default: the user model store)")
     g.add_argument(
@@ -109,12 +115,37 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-_NOT_CONFIG = {"resume", "quiet", "data_dir", "yes", "export_now"}
+_NOT_CONFIG = {"resume", "quiet", "data_dir", "yes", "export_now", "config"}
+
+
+def read_recipe(path: str) -> dict:
+    """A recipe file: a JSON object whose keys are option names (``n_resblocks`` or
+    ``n-resblocks``). Paths in it are relative to the folder sr-train runs in."""
+    import json
+
+    try:
+        values = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"--config {path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"--config {path}: not a JSON recipe ({exc})") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"--config {path}: a recipe is a JSON object of options")
+    known = {f.name for f in fields(TrainConfig)} - {"version", "extra"}
+    recipe = {str(k).replace("-", "_"): v for k, v in values.items() if not str(k).startswith("_")}
+    unknown = sorted(set(recipe) - known)
+    if unknown:
+        raise ConfigError(f"--config {path}: unknown option(s) {', '.join(unknown)}")
+    return recipe
 
 
 def config_from_args(ns: argparse.Namespace) -> tuple[TrainConfig, bool, list[str]]:
     """(config, resume?, notes). On resume the saved config wins except for RESUMABLE_OVERRIDES."""
     given = {k: v for k, v in vars(ns).items() if k not in _NOT_CONFIG}
+    if getattr(ns, "config", None):
+        if getattr(ns, "resume", None):
+            raise ConfigError("--config starts a new run; --resume continues one with its own config.json")
+        given = {**read_recipe(ns.config), **given}
     notes: list[str] = []
     if "dataset" in given:
         given["dataset"] = str(Path(given["dataset"]).expanduser())

@@ -104,3 +104,66 @@ def test_python_m_training_is_sr_train_and_never_imports_qt() -> None:
         [sys.executable, "-m", "training", "--help"], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert help_text.returncode == 0 and "sr-train" in help_text.stdout and "--resume" in help_text.stdout
+
+
+def _parse(argv: list[str]):
+    return config_from_args(build_parser().parse_args(argv))
+
+
+def test_recipe_file_sets_options_and_the_command_line_wins(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.json"
+    recipe.write_text('{"_about": "a note", "n-resblocks": 4, "n_feats": 8, "lr": 0.0005, "scale": 3}')
+    cfg, resume, _ = _parse(["--config", str(recipe), "--scale", "4", str(tmp_path)])
+    assert not resume
+    assert (cfg.n_resblocks, cfg.n_feats, cfg.lr, cfg.scale) == (4, 8, 0.0005, 4)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"n_blocks": 4}', "unknown option(s) n_blocks"),
+        ("[1, 2]", "a recipe is a JSON object"),
+        ("{oops", "not a JSON recipe"),
+    ],
+)
+def test_bad_recipe_exits_2_naming_the_problem(tmp_path: Path, capsys, text: str, message: str) -> None:
+    recipe = tmp_path / "r.json"
+    recipe.write_text(text)
+    assert main(["--config", str(recipe), str(tmp_path), "--quiet"]) == 2
+    assert message in capsys.readouterr().err
+    assert main(["--config", str(tmp_path / "missing.json"), "--quiet"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_recipe_and_resume_do_not_mix(tmp_path: Path, capsys) -> None:
+    recipe = tmp_path / "r.json"
+    recipe.write_text("{}")
+    assert main(["--config", str(recipe), "--resume", str(tmp_path)]) == 2
+    assert "--config starts a new run" in capsys.readouterr().err
+
+
+SHIPPED_RECIPES = sorted((REPO / "recipes").rglob("*.json"))
+
+
+@pytest.mark.parametrize("path", SHIPPED_RECIPES, ids=lambda p: str(p.relative_to(REPO / "recipes")))
+def test_shipped_recipes_are_valid_configs(path: Path) -> None:
+    cfg, _, _ = _parse(["--config", str(path)])
+    name = path.stem
+    assert cfg.scale == int(name[-1]) and cfg.arch == "edsr" and (cfg.n_resblocks, cfg.n_feats) == (16, 64)
+    assert cfg.stage == ("gan" if name.startswith("srgan") else "pretrain")
+    assert Path(cfg.export).name == f"{name}.safetensors"
+    if cfg.stage == "gan":
+        assert cfg.vgg16_file and Path(cfg.init_from).name == "edsr-x4.safetensors"
+    assert len(SHIPPED_RECIPES) == 8  # four models, CPU and GPU
+
+
+def test_x2_recipe_is_the_committed_run(tmp_path: Path) -> None:
+    """The bundled edsr-x2 comes from recipes/edsr-x2.json: the committed training state says so."""
+    import json
+
+    state = REPO / "training-state" / "edsr-x2" / "config.json"
+    run = json.loads(state.read_text())
+    cfg, _, _ = _parse(["--config", str(REPO / "recipes" / "edsr-x2.json")])
+    for key, value in cfg.to_dict().items():
+        if key not in ("dataset", "version", "extra", "device", "workers", "threads"):
+            assert run[key] == value, key
