@@ -25,6 +25,7 @@ RESUMABLE_OVERRIDES = (
     "device",
     "workers",
     "threads",
+    "amp",
 )
 
 
@@ -65,7 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", help="auto | cpu | cuda[:N] (default auto)")
     g.add_argument("--workers", type=int, help="batch-preparing threads (default 1)")
     g.add_argument("--threads", type=int, help="torch CPU threads (default: cores / ranks)")
-    g.add_argument("--amp", choices=("off", "bf16", "fp16"), help="mixed precision on CUDA")
+    g.add_argument(
+        "--amp",
+        choices=("off", "bf16", "fp16"),
+        help="mixed precision: bf16 (CUDA, or a CPU with native bf16) or fp16 (CUDA)",
+    )
     g.add_argument("--quiet", action="store_true", help="no progress lines on stdout")
     g = p.add_argument_group("model")
     g.add_argument("--n-resblocks", type=int, help=f"default {d.n_resblocks}")

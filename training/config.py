@@ -54,7 +54,7 @@ class TrainConfig:
     loss: str = "auto"  # auto = l1 for EDSR, mse for SRResNet
     ema: float = 0.0  # EMA decay of weights (0 = off), e.g. 0.999
     grad_clip: float = 0.0
-    amp: str = "off"  # off | bf16 | fp16 (CUDA only)
+    amp: str = "off"  # off | bf16 (CUDA or CPU) | fp16 (CUDA only)
     # GAN stage
     vgg_weights: str = ""  # torchvision VGG19 state dict (.pth)
     vgg16_file: str = ""  # shared/weights/vgg16-imagenet-features.ckpt format

@@ -27,7 +27,7 @@ from torch import nn
 from sr_desktop.core.cpu_memory import retain_freed_memory
 
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .config import TrainConfig
+from .config import ConfigError, TrainConfig
 from .data import PatchSampler, Prefetcher, build_val_set, load_cache, scan_dataset, split_samples
 from .distributed import (
     DistInfo,
@@ -227,7 +227,11 @@ class PretrainStage:
         self.weights_text = ""
 
     def autocast(self):
-        if self.cfg.amp == "off" or self.device.type != "cuda":
+        if self.cfg.amp == "off":
+            return nullcontext()
+        if self.device.type == "cpu":  # bf16 only (checked at start); weights and the loss stay fp32
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        if self.device.type != "cuda":
             return nullcontext()
         dtype = torch.bfloat16 if self.cfg.amp == "bf16" else torch.float16
         return torch.autocast("cuda", dtype=dtype)
@@ -316,6 +320,8 @@ def train(
     hooks = hooks or Hooks()
     info = info or dist_info_from_env()
     device = pick_device(cfg.device, info)
+    if device.type == "cpu" and cfg.amp == "fp16":
+        raise ConfigError("--amp fp16 needs a CUDA device; on the CPU use --amp bf16")
     if device.type == "cpu":
         retain_freed_memory()  # measured: +8% it/s for EDSR-baseline x2 on a 2-core CPU
     init_distributed(info, device)
@@ -365,6 +371,8 @@ def train(
         from sr_desktop.core.archs import get_architecture
 
         model = get_architecture(cfg.arch).build(cfg.model_config()).to(device)
+        if device.type == "cpu":  # oneDNN's preferred layout: measured 10% faster per iteration
+            model = model.to(memory_format=torch.channels_last)
         init_note = ""
         if cfg.init_from and not resume:
             from .init_weights import load_matching_weights

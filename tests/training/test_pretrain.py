@@ -258,3 +258,33 @@ def test_export_now_writes_the_checkpoint_weights_without_training(hr_folder: Pa
     assert float(model.card["val_psnr"]) > 0
     assert _final_state(run)["iteration"] == 6  # nothing was trained
     assert train_main(["--export-now"]) == 2
+
+
+def test_bf16_autocast_on_the_cpu_trains_in_bf16_and_keeps_fp32_weights(
+    hr_folder: Path, tmp_path: Path
+) -> None:
+    from training.loop import build_stage
+
+    cfg = tiny_config(hr_folder, tmp_path / "run", iters=40, lr=2e-3, n_feats=16, amp="bf16")
+    model = torch.nn.Conv2d(3, 3, 3, padding=1)
+    stage = build_stage(cfg, model, torch.device("cpu"), None, None)
+    with stage.autocast():
+        assert model(torch.rand(1, 3, 8, 8)).dtype == torch.bfloat16
+    result = train(cfg, echo=None)
+    losses = _losses(tmp_path / "run")
+    assert result.iteration == 40
+    assert sum(losses[-5:]) / 5 < 0.6 * sum(losses[:5]) / 5
+    weights = _final_state(tmp_path / "run")["model"]
+    assert all(t.dtype == torch.float32 for t in weights.values() if t.is_floating_point())
+
+
+def test_fp16_on_the_cpu_is_refused(hr_folder: Path, tmp_path: Path, capsys) -> None:
+    from training.cli import main
+
+    assert (
+        main(
+            [str(hr_folder), "--device", "cpu", "--amp", "fp16", "--run-dir", str(tmp_path / "r"), "--quiet"]
+        )
+        == 2
+    )
+    assert "--amp fp16 needs a CUDA device" in capsys.readouterr().err
