@@ -132,3 +132,28 @@ def test_pause_and_resume(qtbot, model_window, images, tmp_path):
         win.pause_button.click()
     assert [r.status for r in blocker.args[0]] == ["done"] * 3
     assert win.pause_button.text() == "Pause" and not win.pause_button.isChecked()
+
+
+def test_desktop_notification_when_the_window_is_in_the_background(
+    qtbot, model_window, images, tmp_path, monkeypatch
+):
+    from PySide6.QtWidgets import QSystemTrayIcon
+
+    win = model_window
+    win.panel.outdir_edit.setText(str(tmp_path / "out"))
+    queue_and_wait(qtbot, win, images)
+    shown = []
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
+    monkeypatch.setattr(
+        QSystemTrayIcon, "showMessage", lambda self, title, text, *a: shown.append((title, text))
+    )
+
+    monkeypatch.setattr(win, "isActiveWindow", lambda: True)  # the user is looking: the summary is enough
+    _run(qtbot, win)
+    assert shown == [] and win.tray is None
+
+    monkeypatch.setattr(win, "isActiveWindow", lambda: False)
+    win.panel.outdir_edit.setText(str(tmp_path / "out2"))
+    _run(qtbot, win)
+    assert shown == [("Upscaling finished", "3 written")]
+    assert win.tray is not None and win.tray.isVisible()
