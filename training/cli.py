@@ -68,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--threads", type=int, help="torch CPU threads (default: cores / ranks)")
     g.add_argument(
         "--amp",
-        choices=("off", "bf16", "fp16"),
-        help="mixed precision: bf16 (CUDA, or a CPU with native bf16) or fp16 (CUDA)",
+        choices=("off", "bf16", "fp16", "auto"),
+        help="mixed precision: bf16 (CUDA, or a CPU with native bf16), fp16 (CUDA), or auto: bf16 "
+        "where the hardware computes it natively (default off)",
     )
     g.add_argument("--quiet", action="store_true", help="no progress lines on stdout")
     g = p.add_argument_group("model")

@@ -54,7 +54,7 @@ class TrainConfig:
     loss: str = "auto"  # auto = l1 for EDSR, mse for SRResNet
     ema: float = 0.0  # EMA decay of weights (0 = off), e.g. 0.999
     grad_clip: float = 0.0
-    amp: str = "off"  # off | bf16 (CUDA or CPU) | fp16 (CUDA only)
+    amp: str = "off"  # off | bf16 (CUDA or CPU) | fp16 (CUDA only) | auto (see resolve_amp)
     # GAN stage
     vgg_weights: str = ""  # torchvision VGG19 state dict (.pth)
     vgg16_file: str = ""  # shared/weights/vgg16-imagenet-features.ckpt format
@@ -121,8 +121,8 @@ class TrainConfig:
             problems.append(f"--ema must be in [0, 1), not {self.ema}")
         if self.loss not in ("auto", "l1", "mse"):
             problems.append(f"--loss must be auto, l1 or mse, not {self.loss!r}")
-        if self.amp not in ("off", "bf16", "fp16"):
-            problems.append(f"--amp must be off, bf16 or fp16, not {self.amp!r}")
+        if self.amp not in ("off", "bf16", "fp16", "auto"):
+            problems.append(f"--amp must be off, bf16, fp16 or auto, not {self.amp!r}")
         if not 0.0 <= self.grad_weighting <= 1.0:
             problems.append("--grad-weighting must be in [0, 1]")
         if problems:
@@ -153,3 +153,18 @@ class TrainConfig:
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX-BF16): bf16 autocast then
+    trains about twice as fast as fp32. Read from /proc/cpuinfo (Linux); False elsewhere."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return False
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.partition(":")[2].split())
+            return bool(flags & {"avx512_bf16", "amx_bf16"})
+    return False

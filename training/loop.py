@@ -27,7 +27,7 @@ from torch import nn
 from sr_desktop.core.cpu_memory import retain_freed_memory
 
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .config import ConfigError, TrainConfig
+from .config import ConfigError, TrainConfig, cpu_has_native_bf16
 from .data import PatchSampler, Prefetcher, build_val_set, load_cache, scan_dataset, split_samples
 from .distributed import (
     DistInfo,
@@ -86,6 +86,16 @@ def pick_device(name: str, info: DistInfo) -> torch.device:
         if name == "cuda":
             return torch.device("cuda", info.local_rank)
     return torch.device(name)
+
+
+def resolve_amp(device: torch.device) -> str:
+    """``--amp auto``: bf16 where the hardware computes it natively (a CUDA GPU that supports it,
+    or a CPU with AVX512-BF16/AMX), otherwise off."""
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "off"
+    if device.type == "cpu":
+        return "bf16" if cpu_has_native_bf16() else "off"
+    return "off"
 
 
 def default_threads(info: DistInfo) -> int:
@@ -320,6 +330,8 @@ def train(
     hooks = hooks or Hooks()
     info = info or dist_info_from_env()
     device = pick_device(cfg.device, info)
+    if cfg.amp == "auto":
+        cfg.amp = resolve_amp(device)
     if device.type == "cpu" and cfg.amp == "fp16":
         raise ConfigError("--amp fp16 needs a CUDA device; on the CPU use --amp bf16")
     if device.type == "cpu":
@@ -414,8 +426,10 @@ def train(
             iteration,
             message=("resumed" if resume else "started")
             + f" {cfg.stage} {cfg.arch} x{cfg.scale} on {device}"
-            + (f" x{info.world_size} ranks" if info.enabled else ""),
+            + (f" x{info.world_size} ranks" if info.enabled else "")
+            + (f", {cfg.amp} autocast" if cfg.amp != "off" else ""),
             resumed=resume,
+            amp=cfg.amp,
             train_images=len(images),
             val_images=len(val_set),
             cache_s=round(time.perf_counter() - t0, 2),

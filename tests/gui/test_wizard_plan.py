@@ -28,6 +28,7 @@ def test_plan_to_args_is_accepted_by_sr_train(tmp_path):
     assert not resume
     assert (cfg.arch, cfg.scale, cfg.stage, cfg.minutes, cfg.iters) == ("srresnet", 3, "both", 15.0, 0)
     assert cfg.vgg16_file == "/x/vgg16.ckpt"
+    assert cfg.amp == "auto"  # the wizard trains in bf16 where the hardware has it
     assert cfg.export == str(Path(os.environ["SR_DESKTOP_DATA_DIR"]) / "models" / "mine.safetensors")
     # 15 min per stage at 10 it/s = 9000 steps -> a check (and checkpoint) every 450
     assert cfg.val_every == cfg.ckpt_every == 450

@@ -288,3 +288,25 @@ def test_fp16_on_the_cpu_is_refused(hr_folder: Path, tmp_path: Path, capsys) -> 
         == 2
     )
     assert "--amp fp16 needs a CUDA device" in capsys.readouterr().err
+
+
+def test_cpu_bf16_is_read_from_the_cpu_flags() -> None:
+    from training.config import cpu_has_native_bf16
+
+    zen4 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
+    sapphire = "flags\t: fpu avx512f amx_bf16 amx_tile\n"
+    older = "flags\t: fpu sse2 avx2 avx512f avx512_vnni\n"
+    assert cpu_has_native_bf16(zen4) and cpu_has_native_bf16(sapphire)
+    assert not cpu_has_native_bf16(older) and not cpu_has_native_bf16("")
+
+
+@pytest.mark.parametrize("native, expected", [(True, "bf16"), (False, "off")])
+def test_amp_auto_picks_bf16_only_where_the_cpu_has_it(hr_folder, tmp_path, monkeypatch, native, expected):
+    import training.loop
+
+    monkeypatch.setattr(training.loop, "cpu_has_native_bf16", lambda: native)
+    cfg = tiny_config(hr_folder, tmp_path / "run", iters=2, amp="auto")
+    train(cfg, echo=None)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["amp"] == expected
+    start = read_events(tmp_path / "run" / "events.jsonl")[0]
+    assert start["amp"] == expected and ("bf16 autocast" in start["message"]) == native

@@ -159,6 +159,7 @@ class TrainingPlan:
             "--batch", str(self.batch),
             "--patch", str(self.patch),
             "--device", self.device,
+            "--amp", "auto",  # bf16 where the CPU or GPU computes it natively: about 2x faster
             "--run-dir", str(run_dir),
             "--export", str(export),
         ]  # fmt: skip
