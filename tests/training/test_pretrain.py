@@ -310,3 +310,26 @@ def test_amp_auto_picks_bf16_only_where_the_cpu_has_it(hr_folder, tmp_path, monk
     assert json.loads((tmp_path / "run" / "config.json").read_text())["amp"] == expected
     start = read_events(tmp_path / "run" / "events.jsonl")[0]
     assert start["amp"] == expected and ("bf16 autocast" in start["message"]) == native
+
+
+def test_fresh_subpixel_conv_starts_as_nearest_neighbour(tmp_path: Path) -> None:
+    from helpers import tiny_model_file
+    from torch import nn
+
+    from sr_desktop.core.archs.edsr import EDSR, EDSRConfig
+    from training.init_weights import load_matching_weights, nearest_subpixel_init
+
+    stage = nn.Sequential(nn.Conv2d(5, 20, 3, padding=1), nn.PixelShuffle(2))
+    assert nearest_subpixel_init(stage, {"0.weight"}) == ["0"]
+    x = torch.rand(1, 5, 6, 7)
+    assert torch.equal(stage(x), nn.functional.interpolate(x, scale_factor=2, mode="nearest"))
+
+    x2 = tiny_model_file(tmp_path, scale=2)
+    x4 = EDSR(EDSRConfig(scale=4, n_resblocks=1, n_feats=8))
+    before = x4.state_dict()["tail.0.0.weight"].clone()
+    _copied, skipped = load_matching_weights(x4, x2)
+    assert skipped == ["tail.0.2.weight", "tail.0.2.bias"]
+    sd = x4.state_dict()
+    assert not torch.equal(sd["tail.0.0.weight"], before)  # copied from the x2 model, not re-initialised
+    w = sd["tail.0.2.weight"]
+    assert w.sum() == 8 * 4 and w[4:8, 1, 1, 1].tolist() == [1.0] * 4 and sd["tail.0.2.bias"].abs().sum() == 0
