@@ -54,7 +54,7 @@ class TrainConfig:
     loss: str = "auto"  # auto = l1 for EDSR, mse for SRResNet
     ema: float = 0.0  # EMA decay of weights (0 = off), e.g. 0.999
     grad_clip: float = 0.0
-    amp: str = "off"  # off | bf16 (CUDA or CPU) | fp16 (CUDA only) | auto (see resolve_amp)
+    amp: str = "off"  # off | bf16 (CUDA or CPU) | fp16 (CUDA only) | auto (loop.resolve_amp)
     # GAN stage
     vgg_weights: str = ""  # torchvision VGG19 state dict (.pth)
     vgg16_file: str = ""  # shared/weights/vgg16-imagenet-features.ckpt format
@@ -153,18 +153,3 @@ class TrainConfig:
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))
-
-
-def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
-    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX-BF16): bf16 autocast then
-    trains about twice as fast as fp32. Read from /proc/cpuinfo (Linux); False elsewhere."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
-        except OSError:
-            return False
-    for line in cpuinfo.splitlines():
-        if line.startswith("flags"):
-            flags = set(line.partition(":")[2].split())
-            return bool(flags & {"avx512_bf16", "amx_bf16"})
-    return False

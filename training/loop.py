@@ -27,7 +27,7 @@ from torch import nn
 from sr_desktop.core.cpu_memory import retain_freed_memory
 
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .config import ConfigError, TrainConfig, cpu_has_native_bf16
+from .config import ConfigError, TrainConfig
 from .data import PatchSampler, Prefetcher, build_val_set, load_cache, scan_dataset, split_samples
 from .distributed import (
     DistInfo,
@@ -86,6 +86,21 @@ def pick_device(name: str, info: DistInfo) -> torch.device:
         if name == "cuda":
             return torch.device("cuda", info.local_rank)
     return torch.device(name)
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX-BF16): bf16 autocast then
+    trains about twice as fast as fp32. Read from /proc/cpuinfo (Linux); False elsewhere."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return False
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.partition(":")[2].split())
+            return bool(flags & {"avx512_bf16", "amx_bf16"})
+    return False
 
 
 def resolve_amp(device: torch.device) -> str:
@@ -237,14 +252,12 @@ class PretrainStage:
         self.weights_text = ""
 
     def autocast(self):
-        if self.cfg.amp == "off":
+        """Mixed precision for the forward pass; weights and the loss stay fp32 (fp16 on the CPU
+        was refused at start)."""
+        if self.cfg.amp == "off" or self.device.type not in ("cpu", "cuda"):
             return nullcontext()
-        if self.device.type == "cpu":  # bf16 only (checked at start); weights and the loss stay fp32
-            return torch.autocast("cpu", dtype=torch.bfloat16)
-        if self.device.type != "cuda":
-            return nullcontext()
-        dtype = torch.bfloat16 if self.cfg.amp == "bf16" else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
+        dtype = torch.float16 if self.cfg.amp == "fp16" else torch.bfloat16
+        return torch.autocast(self.device.type, dtype=dtype)
 
     def forward(self, lr: torch.Tensor, hr: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         with self.autocast():

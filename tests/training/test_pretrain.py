@@ -291,7 +291,7 @@ def test_fp16_on_the_cpu_is_refused(hr_folder: Path, tmp_path: Path, capsys) -> 
 
 
 def test_cpu_bf16_is_read_from_the_cpu_flags() -> None:
-    from training.config import cpu_has_native_bf16
+    from training.loop import cpu_has_native_bf16
 
     zen4 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
     sapphire = "flags\t: fpu avx512f amx_bf16 amx_tile\n"
