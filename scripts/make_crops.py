@@ -17,52 +17,45 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image, ImageDraw, ImageFont
 
 from sr_desktop.core.engine import Upscaler
-from sr_desktop.core.imageio import from_float, read_image, to_float
+from sr_desktop.core.imageio import from_float, to_float
 from sr_desktop.core.metrics import psnr
 from sr_desktop.core.modelfile import load_model
 from sr_desktop.core.resize import bicubic_upscale, imresize
 from sr_desktop.core.store import resolve_model
+from training.data import gradient_energy, load_rgb
 
 LABEL_H = 22
 GAP = 4
 
 
 def most_textured_window(rgb: np.ndarray, size: int, step: int) -> tuple[int, int]:
-    """Top-left (y, x) of the ``size`` window with the largest mean gradient magnitude."""
-    grey = rgb.astype(np.float32).mean(axis=2)
-    energy = np.zeros_like(grey)
-    energy[:, 1:] += np.abs(np.diff(grey, axis=1))
-    energy[1:, :] += np.abs(np.diff(grey, axis=0))
-    integral = np.pad(energy, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
-    h, w = grey.shape
-    best, where = -1.0, (0, 0)
-    for y in range(0, h - size + 1, step):
-        for x in range(0, w - size + 1, step):
-            s = integral[y + size, x + size] - integral[y, x + size] - integral[y + size, x] + integral[y, x]
-            if s > best:
-                best, where = s, (y, x)
-    return where
+    """Top-left (y, x), on a ``step`` grid, of the ``size`` window with the largest luma gradient
+    energy (the measure the trainer samples patches by)."""
+    if size % step:
+        raise ValueError(f"the window ({size}) must be a multiple of the step ({step})")
+    k = size // step
+    energy = gradient_energy(rgb, step)
+    rows, cols = (rgb.shape[0] - size) // step + 1, (rgb.shape[1] - size) // step + 1
+    sums = sliding_window_view(energy, (k, k)).sum(axis=(-2, -1))[:rows, :cols]
+    y, x = np.unravel_index(np.argmax(sums), sums.shape)
+    return int(y) * step, int(x) * step
 
 
 def crop_panels(
     photo: Path, upscalers: dict[str, Upscaler], scale: int, lr_crop: int, margin: int = 12
 ) -> list[tuple[str, np.ndarray]]:
     """[(label, HR-sized crop)] for bicubic, each model and the original."""
-    hr = read_image(photo, max_pixels=None).pixels
-    if hr.ndim == 2:
-        hr = np.repeat(hr[..., None], 3, axis=2)
-    hr = hr[..., :3]
-    if hr.dtype != np.uint8:
-        hr = (hr.astype(np.float32) / np.iinfo(hr.dtype).max * 255 + 0.5).astype(np.uint8)
+    hr = load_rgb(photo)  # as the trainer reads its photos
     h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
     hr = hr[:h, :w]
     lr = imresize(hr, scale=1.0 / scale)
     if min(lr.shape[:2]) < lr_crop:
         raise SystemExit(f"{photo}: too small for a {lr_crop}-pixel LR crop at x{scale}")
-    y, x = most_textured_window(lr, lr_crop, max(4, lr_crop // 4))
+    y, x = most_textured_window(lr, lr_crop, lr_crop // 4)
     # the models see a margin of real context around the crop, so no panel shows border effects
     y0, x0 = max(0, y - margin), max(0, x - margin)
     y1, x1 = min(lr.shape[0], y + lr_crop + margin), min(lr.shape[1], x + lr_crop + margin)
@@ -98,9 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", nargs="+", required=True, help="model names or .safetensors files")
     p.add_argument("--photos", nargs="+", type=Path, required=True)
     p.add_argument("--scale", type=int, default=4)
-    p.add_argument("--lr-crop", type=int, default=48, help="crop side in LR pixels (default 48)")
+    p.add_argument(
+        "--lr-crop", type=int, default=48, help="crop side in LR pixels, a multiple of 4 (default 48)"
+    )
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
+    if args.lr_crop < 4 or args.lr_crop % 4:
+        p.error(f"--lr-crop must be a positive multiple of 4, not {args.lr_crop}")
 
     upscalers = {}
     for spec in args.models:

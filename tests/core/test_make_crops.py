@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 from helpers import nearest_model_file, tiny_model_file
 from PIL import Image
 
@@ -84,3 +85,12 @@ def test_wrong_scale_model_is_refused(tmp_path: Path, capsys) -> None:
         == 2
     )
     assert "x2 model, not x4" in capsys.readouterr().err
+
+
+def test_crop_size_must_be_a_multiple_of_4(tmp_path: Path, capsys) -> None:
+    crops = _script()
+    with pytest.raises(SystemExit) as exc:
+        crops.main(
+            ["--models", "m", "--photos", "p.png", "--lr-crop", "10", "--out", str(tmp_path / "o.png")]
+        )
+    assert exc.value.code == 2 and "multiple of 4" in capsys.readouterr().err
