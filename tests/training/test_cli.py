@@ -157,13 +157,20 @@ def test_shipped_recipes_are_valid_configs(path: Path) -> None:
     assert len(SHIPPED_RECIPES) == 8  # four models, CPU and GPU
 
 
-def test_x2_recipe_is_the_committed_run(tmp_path: Path) -> None:
-    """The bundled edsr-x2 comes from recipes/edsr-x2.json: the committed training state says so."""
+COMMITTED_RUNS = sorted((REPO / "training-state").glob("*/config.json"))
+
+
+@pytest.mark.parametrize("state", COMMITTED_RUNS, ids=lambda p: p.parent.name)
+def test_recipe_is_the_committed_run(state: Path) -> None:
+    """Each bundled model's recipes/NAME.json is what its committed training state ran."""
     import json
 
-    state = REPO / "training-state" / "edsr-x2" / "config.json"
     run = json.loads(state.read_text())
-    cfg, _, _ = _parse(["--config", str(REPO / "recipes" / "edsr-x2.json")])
+    cfg, _, _ = _parse(["--config", str(REPO / "recipes" / f"{state.parent.name}.json")])
     for key, value in cfg.to_dict().items():
         if key not in ("dataset", "version", "extra", "device", "workers", "threads"):
             assert run[key] == value, key
+
+
+def test_the_x2_run_is_committed() -> None:
+    assert "edsr-x2" in {p.parent.name for p in COMMITTED_RUNS}
