@@ -19,20 +19,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_inference import conv_macs  # noqa: E402  (this folder is on sys.path when run as a script)
+
 from sr_desktop.core.archs import get_architecture  # noqa: E402
 from sr_desktop.core.cpu_memory import retain_freed_memory  # noqa: E402
-
-
-def conv_macs_per_lr_pixel(model: torch.nn.Module, scale: int) -> float:
-    """Multiply-adds per LR pixel of every conv, counting each at the resolution it runs at."""
-    total, res = 0.0, 1.0
-    for m in model.modules():
-        if isinstance(m, torch.nn.PixelShuffle):
-            res *= m.upscale_factor**2
-        elif isinstance(m, torch.nn.Conv2d):
-            k = m.kernel_size[0] * m.kernel_size[1]
-            total += m.in_channels * m.out_channels * k / m.groups * res
-    return total
 
 
 def main() -> int:
@@ -48,7 +38,7 @@ def main() -> int:
     lr = torch.rand(16, 3, 48, 48).contiguous(memory_format=torch.channels_last)
     hr = torch.rand(16, 3, 96, 96)
     # forward + backward (input and weight gradients) = 3x the forward multiply-adds, 2 FLOPs each
-    gflop = 3 * 2 * conv_macs_per_lr_pixel(model, 2) * lr.shape[0] * 48 * 48 / 1e9
+    gflop = 3 * 2 * conv_macs(model, lr) / 1e9
     for mode in ("fp32", "bf16"):
         times = []
         for _ in range(args.iters + 1):  # the first is warm-up
