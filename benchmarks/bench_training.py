@@ -1,8 +1,9 @@
 """Training speed on this machine: one EDSR-baseline x2 iteration (forward, backward, Adam) at
 batch 16, LR patch 48, in fp32 and in bf16 autocast, channels-last as the trainer runs on the CPU,
-and the achieved rate as a share of the fp32 3x3-conv limit from bench_inference.py.
+and the achieved rate as a share of the fp32 3x3-conv limit, measured in the same run as
+bench_inference.py measures it (one 64->64 conv on a 256x256 map).
 
-    python benchmarks/bench_training.py [--iters 5] [--limit-gflops 222.7]
+    python benchmarks/bench_training.py [--iters 5] [--limit-gflops G]
 
 Stop other training first: the figures are only meaningful on an idle machine.
 """
@@ -19,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_inference import conv_macs  # noqa: E402  (this folder is on sys.path when run as a script)
+from bench_inference import conv_macs, conv_throughput  # noqa: E402  (this folder is on sys.path when run as a script)
 
 from sr_desktop.core.archs import get_architecture  # noqa: E402
 from sr_desktop.core.cpu_memory import retain_freed_memory  # noqa: E402
@@ -28,9 +29,11 @@ from sr_desktop.core.cpu_memory import retain_freed_memory  # noqa: E402
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--iters", type=int, default=5)
-    p.add_argument("--limit-gflops", type=float, default=222.7, help="fp32 conv limit (bench_inference.py)")
+    p.add_argument("--limit-gflops", type=float, help="fp32 conv limit (default: measured now)")
     args = p.parse_args()
     retain_freed_memory()
+    limit = args.limit_gflops or conv_throughput(torch.device("cpu"), torch.float32, 5)
+    print(f"fp32 conv 64->64 3x3 on 256x256: {limit:.1f} GFLOP/s")
     arch = get_architecture("edsr")
     torch.manual_seed(0)
     model = arch.build(arch.config_from_dict({"scale": 2})).to(memory_format=torch.channels_last)
@@ -55,7 +58,7 @@ def main() -> int:
         rate = gflop / s
         print(
             f"{mode}: {s:.2f} s/iteration ({1 / s:.2f} it/s), {rate:.0f} GFLOP/s "
-            f"= {rate / args.limit_gflops:.0%} of the fp32 conv limit ({gflop:.0f} GFLOP per iteration)"
+            f"= {rate / limit:.0%} of the fp32 conv limit ({gflop:.0f} GFLOP per iteration)"
         )
     return 0
 
