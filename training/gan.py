@@ -16,6 +16,7 @@ from .config import TrainConfig
 from .discriminator import SRGANDiscriminator
 from .distributed import DistInfo
 from .events import EventLog
+from .loop import amp_context
 from .losses import PerceptualLoss, VGGFeatures, adversarial_loss, find_vgg
 
 
@@ -46,6 +47,8 @@ class GanStage:
         )
         self.d_opt = torch.optim.Adam(self.disc_raw.parameters(), lr=cfg.d_lr, betas=(0.9, 0.999))
         self.optimizers = [self.g_opt, self.d_opt]
+        # fp16 on a GPU needs loss scaling: one scaler for both optimizers, updated once a step
+        self.scaler = torch.amp.GradScaler("cuda") if cfg.amp == "fp16" and device.type == "cuda" else None
         self.card_extra: dict[str, Any] = {
             "perceptual_features": self.perceptual.vgg.description,
             "losses": f"VGG content x{cfg.content_weight} (MSE, features / 12.75) + adversarial x{cfg.adv_weight} "
@@ -62,27 +65,38 @@ class GanStage:
         for g in self.d_opt.param_groups:
             g["lr"] = value * self.cfg.d_lr / self.cfg.lr
 
+    def _backward_step(self, loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
+        opt.zero_grad(set_to_none=True)
+        if self.scaler:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(opt)
+        else:
+            loss.backward()
+            opt.step()
+
     def step(self, lr: torch.Tensor, hr: torch.Tensor, check) -> dict[str, torch.Tensor]:
         cfg = self.cfg
-        sr = self.model(lr)
-        content = self.perceptual(sr, hr)
-        adv = adversarial_loss(self.disc(sr), real=True)
+        # --amp: the three networks run their forward passes in bf16/fp16; every loss is fp32
+        with amp_context(cfg, self.device):
+            sr = self.model(lr)
+            content = self.perceptual(sr, hr)
+            adv = adversarial_loss(self.disc(sr).float(), real=True)
+        sr = sr.float()
         g_loss = cfg.content_weight * content + cfg.adv_weight * adv
         if cfg.pixel_weight > 0:
             g_loss = g_loss + cfg.pixel_weight * nn.functional.l1_loss(sr, hr)
         check(g_loss)
-        self.g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.g_opt.step()
+        self._backward_step(g_loss, self.g_opt)
 
         # One discriminator pass over real and fake together (one forward per backward for DDP).
-        self.d_opt.zero_grad(set_to_none=True)
-        logits = self.disc(torch.cat([hr, sr.detach()]))
+        with amp_context(cfg, self.device):
+            logits = self.disc(torch.cat([hr, sr.detach()])).float()
         n = hr.shape[0]
         d_loss = 0.5 * (adversarial_loss(logits[:n], real=True) + adversarial_loss(logits[n:], real=False))
         check(d_loss)
-        d_loss.backward()
-        self.d_opt.step()
+        self._backward_step(d_loss, self.d_opt)
+        if self.scaler:
+            self.scaler.update()
         return {"g": g_loss.detach(), "content": content.detach(), "adv": adv.detach(), "d": d_loss.detach()}
 
     def state_dict(self) -> dict[str, Any]:

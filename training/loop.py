@@ -103,6 +103,15 @@ def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
     return False
 
 
+def amp_context(cfg: TrainConfig, device: torch.device):
+    """Mixed precision for the forward passes; weights and losses stay fp32 (fp16 on the CPU is
+    refused at start)."""
+    if cfg.amp == "off" or device.type not in ("cpu", "cuda"):
+        return nullcontext()
+    dtype = torch.float16 if cfg.amp == "fp16" else torch.bfloat16
+    return torch.autocast(device.type, dtype=dtype)
+
+
 def resolve_amp(device: torch.device) -> str:
     """``--amp auto``: bf16 where the hardware computes it natively (a CUDA GPU that supports it,
     or a CPU with AVX512-BF16/AMX), otherwise off."""
@@ -252,12 +261,7 @@ class PretrainStage:
         self.weights_text = ""
 
     def autocast(self):
-        """Mixed precision for the forward pass; weights and the loss stay fp32 (fp16 on the CPU
-        was refused at start)."""
-        if self.cfg.amp == "off" or self.device.type not in ("cpu", "cuda"):
-            return nullcontext()
-        dtype = torch.float16 if self.cfg.amp == "fp16" else torch.bfloat16
-        return torch.autocast(self.device.type, dtype=dtype)
+        return amp_context(self.cfg, self.device)
 
     def forward(self, lr: torch.Tensor, hr: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         with self.autocast():

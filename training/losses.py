@@ -240,8 +240,9 @@ class PerceptualLoss(nn.Module):
 
     def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            target = self.vgg(hr) * FEATURE_SCALE
-        return nn.functional.mse_loss(self.vgg(sr) * FEATURE_SCALE, target)
+            target = self.vgg(hr).float() * FEATURE_SCALE
+        # under autocast the features may be bf16/fp16; the loss itself is taken in fp32
+        return nn.functional.mse_loss(self.vgg(sr).float() * FEATURE_SCALE, target)
 
 
 def adversarial_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:

@@ -54,7 +54,6 @@ def test_bundled_model_beats_bicubic(path):
     lr = imresize(hr, 1 / s)
     sr = from_float(Upscaler(model, device="cpu", precision="fp32").upscale_array(to_float(lr)), 8)
     gain = psnr(sr, hr, shave=s) - psnr(bicubic_upscale(lr, s), hr, shave=s)
-    if path.stem.startswith("srgan"):
-        assert gain > -3.0  # perceptual models trade PSNR for texture
-    else:
-        assert gain > 0.2, f"{path.stem} gains only {gain:.2f} dB over bicubic"
+    # a perceptual model trades some PSNR for texture, but it must still beat bicubic
+    floor = 0.0 if path.stem.startswith("srgan") else 0.2
+    assert gain > floor, f"{path.stem} gains only {gain:.2f} dB over bicubic"

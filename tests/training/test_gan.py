@@ -186,3 +186,44 @@ def test_stage_both_runs_pretrain_then_gan(hr_folder: Path, tmp_path: Path) -> N
     assert result.export_path == tmp_path / "both" / "model.safetensors"
     gan_start = read_events(tmp_path / "both" / "gan" / "events.jsonl")[0]
     assert "gan" in gan_start["message"] and "tensors copied" in gan_start["init"]
+
+
+@pytest.mark.parametrize("amp", ["off", "bf16"])
+def test_gan_stage_runs_its_networks_in_the_chosen_precision(
+    amp: str, hr_folder: Path, tmp_path: Path
+) -> None:
+    """--amp reaches the GAN stage: generator, VGG and discriminator compute in bf16 under
+    --amp bf16 (fp32 otherwise), while the losses and the weights stay fp32."""
+    from sr_desktop.core.archs.edsr import EDSR, EDSRConfig
+    from training.distributed import DistInfo
+    from training.events import EventLog
+    from training.gan import GanStage
+
+    vgg = _vgg16_weights_file(tmp_path / "vgg16.pth")
+    cfg = tiny_config(hr_folder, tmp_path / "run", stage="gan", vgg_weights=str(vgg), amp=amp, init_from="x")
+    torch.manual_seed(0)
+    model = EDSR(EDSRConfig(scale=2, n_resblocks=1, n_feats=8))
+    stage = GanStage(cfg, model, torch.device("cpu"), DistInfo(), EventLog(None))
+    seen: dict[str, torch.dtype] = {}
+
+    def record(name):
+        def hook(module, args, out) -> None:  # returns None: the output is left as it is
+            seen.setdefault(name, out.dtype)
+
+        return hook
+
+    model.head.register_forward_hook(record("generator"))
+    next(m for m in stage.perceptual.vgg.modules() if isinstance(m, nn.Conv2d)).register_forward_hook(
+        record("vgg")
+    )
+    next(m for m in stage.disc_raw.modules() if isinstance(m, nn.Conv2d)).register_forward_hook(
+        record("disc")
+    )
+    lr = torch.rand(2, 3, 12, 12)
+    hr = torch.rand(2, 3, 24, 24)
+    losses = stage.step(lr, hr, check=lambda loss: None)
+
+    expected = torch.bfloat16 if amp == "bf16" else torch.float32
+    assert seen == {"generator": expected, "vgg": expected, "disc": expected}
+    assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in losses.values())
+    assert all(p.dtype == torch.float32 for p in model.parameters())
