@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{photo.name}: " + " | ".join(label for label, _ in row))
         original = row[-1][1]
         shares = " | ".join(
-            f"{label.split()[0]} {detail_share(img, original):.0%}" for label, img in row[:-1]
+            f"{label.rsplit('  ', 1)[0]} {detail_share(img, original):.0%}" for label, img in row[:-1]
         )
         print(f"{photo.name} detail vs original: {shares}")
     print(f"wrote {args.out}")

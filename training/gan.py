@@ -16,7 +16,7 @@ from .config import TrainConfig
 from .discriminator import SRGANDiscriminator
 from .distributed import DistInfo
 from .events import EventLog
-from .loop import amp_context
+from .loop import amp_context, grad_scaler
 from .losses import PerceptualLoss, VGGFeatures, adversarial_loss, find_vgg
 
 
@@ -47,8 +47,8 @@ class GanStage:
         )
         self.d_opt = torch.optim.Adam(self.disc_raw.parameters(), lr=cfg.d_lr, betas=(0.9, 0.999))
         self.optimizers = [self.g_opt, self.d_opt]
-        # fp16 on a GPU needs loss scaling: one scaler for both optimizers, updated once a step
-        self.scaler = torch.amp.GradScaler("cuda") if cfg.amp == "fp16" and device.type == "cuda" else None
+        # one scaler for both optimizers, updated once a step
+        self.scaler = grad_scaler(cfg, device)
         self.card_extra: dict[str, Any] = {
             "perceptual_features": self.perceptual.vgg.description,
             "losses": f"VGG content x{cfg.content_weight} (MSE, features / 12.75) + adversarial x{cfg.adv_weight} "

@@ -112,6 +112,11 @@ def amp_context(cfg: TrainConfig, device: torch.device):
     return torch.autocast(device.type, dtype=dtype)
 
 
+def grad_scaler(cfg: TrainConfig, device: torch.device) -> torch.amp.GradScaler | None:
+    """Loss scaling for fp16 on a GPU (bf16 and fp32 need none)."""
+    return torch.amp.GradScaler("cuda") if cfg.amp == "fp16" and device.type == "cuda" else None
+
+
 def resolve_amp(device: torch.device) -> str:
     """``--amp auto``: bf16 where the hardware computes it natively (a CUDA GPU that supports it,
     or a CPU with AVX512-BF16/AMX), otherwise off."""
@@ -257,7 +262,7 @@ class PretrainStage:
         )
         self.optimizers = [self.optimizer]
         self.device = device
-        self.scaler = torch.amp.GradScaler("cuda") if cfg.amp == "fp16" and device.type == "cuda" else None
+        self.scaler = grad_scaler(cfg, device)
         self.weights_text = ""
 
     def autocast(self):
