@@ -64,3 +64,29 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     return torch.load(Path(path), map_location=map_location, weights_only=True)
+
+
+# the parts of a GAN stage's state that a portable copy leaves out
+_DISCRIMINATOR_KEYS = ("disc", "d_opt", "d_warmup_left")
+
+
+def portable(state: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint small enough to commit: the GAN stage's discriminator and its optimizer
+    (the SRGAN discriminator's dense layer alone has 18.9M weights, and Adam keeps two more
+    copies) are left out. Resuming from it trains a new discriminator alone for ``d_warmup``
+    steps, then goes on; the generator, its EMA and its optimizer continue exactly."""
+    stage = {k: v for k, v in state.get("stage", {}).items() if k not in _DISCRIMINATOR_KEYS}
+    return {**state, "stage": stage}
+
+
+def save_portable_state(run_dir: Path, dest: Path) -> Path:
+    """Copy a run's ``config.json``, ``events.jsonl`` and portable checkpoint into ``dest``
+    (e.g. ``training-state/NAME``), from where ``sr-train --resume`` continues it."""
+    import shutil
+
+    run_dir, dest = Path(run_dir), Path(dest)
+    state = load_checkpoint(run_dir / CHECKPOINT_NAME)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "events.jsonl"):
+        shutil.copyfile(run_dir / name, dest / name)
+    return save_checkpoint(dest / CHECKPOINT_NAME, portable(state))

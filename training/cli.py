@@ -118,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--adv-weight", type=float)
     g.add_argument("--pixel-weight", type=float)
     g.add_argument("--d-lr", type=float)
+    g.add_argument(
+        "--d-warmup",
+        type=int,
+        metavar="N",
+        help="train only the discriminator for the first N steps with a new one (at the start, "
+        f"and on resume from a state saved without it; default {d.d_warmup})",
+    )
     return p
 
 

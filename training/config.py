@@ -64,6 +64,9 @@ class TrainConfig:
     adv_weight: float = 1e-3
     pixel_weight: float = 0.0
     d_lr: float = 1e-4
+    # discriminator-only steps whenever the discriminator is new: at the start of the GAN stage,
+    # and on resume from a portable state (saved without the discriminator, see checkpoint.portable)
+    d_warmup: int = 0
     # bookkeeping
     seed: int = 0
     device: str = "auto"
@@ -123,6 +126,8 @@ class TrainConfig:
             problems.append(f"--loss must be auto, l1 or mse, not {self.loss!r}")
         if self.amp not in ("off", "bf16", "fp16", "auto"):
             problems.append(f"--amp must be off, bf16, fp16 or auto, not {self.amp!r}")
+        if self.d_warmup < 0:
+            problems.append(f"--d-warmup must be 0 or more, not {self.d_warmup}")
         if not 0.0 <= self.grad_weighting <= 1.0:
             problems.append("--grad-weighting must be in [0, 1]")
         if problems:

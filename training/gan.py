@@ -49,6 +49,10 @@ class GanStage:
         self.optimizers = [self.g_opt, self.d_opt]
         # one scaler for both optimizers, updated once a step
         self.scaler = grad_scaler(cfg, device)
+        # a new discriminator knows nothing: let it learn for cfg.d_warmup steps before its
+        # gradients steer the generator (the generator and its optimizer stay untouched meanwhile)
+        self.d_warmup_left = cfg.d_warmup
+        self.log = log
         self.card_extra: dict[str, Any] = {
             "perceptual_features": self.perceptual.vgg.description,
             "losses": f"VGG content x{cfg.content_weight} (MSE, features / 12.75) + adversarial x{cfg.adv_weight} "
@@ -74,8 +78,25 @@ class GanStage:
             loss.backward()
             opt.step()
 
+    def _discriminator_step(self, hr: torch.Tensor, sr: torch.Tensor, check) -> torch.Tensor:
+        # One pass over real and fake together (one forward per backward for DDP).
+        with amp_context(self.cfg, self.device):
+            logits = self.disc(torch.cat([hr, sr.detach()])).float()
+        n = hr.shape[0]
+        d_loss = 0.5 * (adversarial_loss(logits[:n], real=True) + adversarial_loss(logits[n:], real=False))
+        check(d_loss)
+        self._backward_step(d_loss, self.d_opt)
+        if self.scaler:
+            self.scaler.update()
+        return d_loss.detach()
+
     def step(self, lr: torch.Tensor, hr: torch.Tensor, check) -> dict[str, torch.Tensor]:
         cfg = self.cfg
+        if self.d_warmup_left > 0:
+            self.d_warmup_left -= 1
+            with torch.no_grad(), amp_context(cfg, self.device):
+                sr = self.model(lr).float()
+            return {"d": self._discriminator_step(hr, sr, check)}
         # --amp: the three networks run their forward passes in bf16/fp16; every loss is fp32
         with amp_context(cfg, self.device):
             sr = self.model(lr)
@@ -86,30 +107,33 @@ class GanStage:
         if cfg.pixel_weight > 0:
             g_loss = g_loss + cfg.pixel_weight * nn.functional.l1_loss(sr, hr)
         check(g_loss)
-        self._backward_step(g_loss, self.g_opt)
-
-        # One discriminator pass over real and fake together (one forward per backward for DDP).
-        with amp_context(cfg, self.device):
-            logits = self.disc(torch.cat([hr, sr.detach()])).float()
-        n = hr.shape[0]
-        d_loss = 0.5 * (adversarial_loss(logits[:n], real=True) + adversarial_loss(logits[n:], real=False))
-        check(d_loss)
-        self._backward_step(d_loss, self.d_opt)
-        if self.scaler:
-            self.scaler.update()
-        return {"g": g_loss.detach(), "content": content.detach(), "adv": adv.detach(), "d": d_loss.detach()}
+        self._backward_step(g_loss, self.g_opt)  # the scaler is updated once, after D's step
+        d_loss = self._discriminator_step(hr, sr, check)
+        return {"g": g_loss.detach(), "content": content.detach(), "adv": adv.detach(), "d": d_loss}
 
     def state_dict(self) -> dict[str, Any]:
         return {
             "g_opt": self.g_opt.state_dict(),
             "d_opt": self.d_opt.state_dict(),
             "disc": self.disc_raw.state_dict(),
+            "d_warmup_left": self.d_warmup_left,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.g_opt.load_state_dict(state["g_opt"])
-        self.d_opt.load_state_dict(state["d_opt"])
-        self.disc_raw.load_state_dict(state["disc"])
+        if "disc" in state:
+            self.disc_raw.load_state_dict(state["disc"])
+            self.d_opt.load_state_dict(state["d_opt"])
+            self.d_warmup_left = int(state.get("d_warmup_left", 0))
+        else:
+            # a portable state (checkpoint.portable): the discriminator starts again
+            self.d_warmup_left = self.cfg.d_warmup
+            self.log.emit(
+                "info",
+                0,
+                message="the saved state has no discriminator: a new one starts"
+                + (f", trained alone for {self.d_warmup_left} steps" if self.d_warmup_left else ""),
+            )
 
 
 def cfg_colors(cfg: TrainConfig) -> int:

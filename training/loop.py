@@ -467,6 +467,7 @@ def train(
         session_start = time.perf_counter()
         window_start, window_iters, window_wait = session_start, 0, 0.0
         loss_sums: dict[str, float] = {}
+        loss_counts: dict[str, int] = {}  # a step may report only some losses (GAN warm-up)
         last_rate, last_wait_share = 0.0, 0.0
         reason = "iterations"
         last_val: dict[str, Any] | None = best.get("last_val")
@@ -527,6 +528,7 @@ def train(
             iteration += 1
             for k, v in parts.items():
                 loss_sums[k] = loss_sums.get(k, 0.0) + float(v)
+                loss_counts[k] = loss_counts.get(k, 0) + 1
             window_iters += 1
             if hooks.after_step:
                 hooks.after_step(iteration)
@@ -555,13 +557,14 @@ def train(
                 log.emit(
                     "train",
                     iteration,
-                    losses={k: v / window_iters for k, v in loss_sums.items()},
+                    losses={k: v / loss_counts[k] for k, v in loss_sums.items()},
                     lr=current_lr,
                     it_per_s=round(last_rate, 4),
                     data_wait_share=round(last_wait_share, 4),
                     eta_s=round(eta, 1) if eta is not None else None,
                 )
-                window_start, window_iters, window_wait, loss_sums = now, 0, prefetch.wait_s, {}
+                window_start, window_iters, window_wait = now, 0, prefetch.wait_s
+                loss_sums, loss_counts = {}, {}
 
             if cfg.val_every > 0 and iteration % cfg.val_every == 0 and info.is_main and val_set:
                 last_val = validate(eval_model(), val_set, cfg.scale, device)

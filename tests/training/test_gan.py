@@ -227,3 +227,71 @@ def test_gan_stage_runs_its_networks_in_the_chosen_precision(
     assert seen == {"generator": expected, "vgg": expected, "disc": expected}
     assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in losses.values())
     assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def _tiny_gan_stage(hr_folder: Path, tmp_path: Path, **overrides):
+    from sr_desktop.core.archs.edsr import EDSR, EDSRConfig
+    from training.distributed import DistInfo
+    from training.events import EventLog
+    from training.gan import GanStage
+
+    vgg = _vgg16_weights_file(tmp_path / "vgg16.pth")
+    cfg = tiny_config(
+        hr_folder, tmp_path / "run", stage="gan", vgg_weights=str(vgg), init_from="x", **overrides
+    )
+    torch.manual_seed(0)
+    model = EDSR(EDSRConfig(scale=2, n_resblocks=1, n_feats=8))
+    return GanStage(cfg, model, torch.device("cpu"), DistInfo(), EventLog(None)), model
+
+
+def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _changed(before: dict[str, torch.Tensor], module: nn.Module) -> bool:
+    return any(not torch.equal(before[k], v) for k, v in module.state_dict().items())
+
+
+def test_discriminator_warmup_trains_only_the_discriminator(hr_folder: Path, tmp_path: Path) -> None:
+    stage, model = _tiny_gan_stage(hr_folder, tmp_path, d_warmup=2)
+    lr, hr = torch.rand(2, 3, 12, 12), torch.rand(2, 3, 24, 24)
+    g0, d0 = _snapshot(model), _snapshot(stage.disc_raw)
+    for _ in range(2):
+        losses = stage.step(lr, hr, check=lambda loss: None)
+        assert set(losses) == {"d"}
+    assert not _changed(g0, model) and _changed(d0, stage.disc_raw)
+    assert not stage.g_opt.state  # the generator's Adam has not taken a step either
+    losses = stage.step(lr, hr, check=lambda loss: None)
+    assert set(losses) == {"g", "content", "adv", "d"} and _changed(g0, model)
+
+
+def test_portable_state_leaves_out_the_discriminator_and_resumes(hr_folder: Path, tmp_path: Path) -> None:
+    """A GAN run saved with save_portable_state is several times smaller and resumes: the
+    generator and its optimizer continue, and a new discriminator trains alone first."""
+    from training.checkpoint import save_portable_state
+
+    vgg = _vgg16_weights_file(tmp_path / "vgg16.pth")
+    pre = train(tiny_config(hr_folder, tmp_path / "pre", iters=2), echo=None).export_path
+    common = dict(
+        stage="gan", iters=3, ckpt_every=1, init_from=str(pre), vgg_weights=str(vgg), batch=2, d_warmup=2
+    )
+    train(tiny_config(hr_folder, tmp_path / "a", **common), echo=None)
+    full = tmp_path / "a" / "checkpoint.pt"
+    dest = save_portable_state(tmp_path / "a", tmp_path / "state" / "srgan").parent
+    assert full.stat().st_size > 3 * (dest / "checkpoint.pt").stat().st_size
+    assert (dest / "config.json").read_text() == (tmp_path / "a" / "config.json").read_text()
+    kept, saved = load_checkpoint(dest / "checkpoint.pt"), load_checkpoint(full)
+    assert "disc" not in kept["stage"] and "g_opt" in kept["stage"]
+    for k in saved["model"]:
+        assert torch.equal(kept["model"][k], saved["model"][k]), k
+
+    # resume the copy for 3 more iterations: 2 discriminator-only steps, then a full one
+    from training.cli import main as sr_train
+
+    assert sr_train(["--resume", str(dest), "--iters", "6", "--quiet"]) == 0
+    events = read_events(dest / "events.jsonl")
+    resumed = [e for e in events if e["type"] == "train" and e["iteration"] > 3]
+    assert [set(e["losses"]) for e in resumed] == [{"d"}, {"d"}, {"g", "content", "adv", "d"}]
+    assert any("no discriminator" in e.get("message", "") for e in events if e["type"] == "info")
+    after = load_checkpoint(dest / "checkpoint.pt")
+    assert after["iteration"] == 6 and "disc" in after["stage"]
