@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a recipe: JSON with any of these options (e.g. recipes/edsr-x2.json); options given here win",
     )
     g.add_argument("--init-from", metavar="MODEL_FILE", help="start from a model's matching weights")
+    g.add_argument(
+        "--freeze",
+        metavar="PREFIXES",
+        help='keep these weights fixed, e.g. "tail" (the upsampler) when fine-tuning',
+    )
     g.add_argument("--export", metavar="PATH", help="final .safetensors (default: the user model store)")
     g.add_argument(
         "--export-now",

@@ -41,6 +41,7 @@ class TrainConfig:
     n_feats: int = 64
     res_scale: float = 1.0
     init_from: str = ""
+    freeze: str = ""  # comma-separated parameter name prefixes kept fixed, e.g. "tail" or "head,body.0"
     # optimisation
     stage: str = "pretrain"
     iters: int = 300_000

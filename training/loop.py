@@ -135,6 +135,25 @@ def default_threads(info: DistInfo) -> int:
     return max(1, cores // max(1, info.local_world_size))
 
 
+def freeze_parameters(model: nn.Module, prefixes: str) -> int:
+    """Keep the parameters whose names start with one of the comma-separated ``prefixes`` (a
+    whole name component: "tail" matches "tail.0.weight", not "tails.x") out of training.
+    Returns how many weights were frozen; a prefix that matches nothing is an error."""
+    wanted = [p.strip() for p in prefixes.split(",") if p.strip()]
+    count = 0
+    for prefix in wanted:
+        matched = [
+            p for name, p in model.named_parameters() if name == prefix or name.startswith(prefix + ".")
+        ]
+        if not matched:
+            top = sorted({name.split(".")[0] for name, _ in model.named_parameters()})
+            raise TrainingFailed(f"--freeze {prefix}: no such weights (the model has {', '.join(top)})")
+        for p in matched:
+            p.requires_grad_(False)
+            count += p.numel()
+    return count
+
+
 def lr_at(cfg: TrainConfig, iteration: int, planned: int) -> float:
     """Learning rate before step ``iteration`` (0-based) of a run planned for ``planned`` steps."""
     base = cfg.lr
@@ -218,12 +237,14 @@ def unwrap(module: nn.Module) -> nn.Module:
 
 @torch.no_grad()
 def validate(module: nn.Module, val_set, scale: int, device: torch.device) -> dict[str, Any]:
-    """PSNR/SSIM on Y (shave = scale) of the 8-bit outputs, averaged over the validation crops."""
-    from sr_desktop.core.metrics import psnr, ssim
+    """PSNR/SSIM on Y (shave = scale) of the 8-bit outputs, averaged over the validation crops;
+    with two diagnostics for perceptual training: ``detail`` (the outputs' mean luma gradient
+    over the originals', metrics.detail) and ``grid`` (metrics.periodic_share at the scale)."""
+    from sr_desktop.core.metrics import detail, periodic_share, psnr, ssim
 
     was_training = module.training
     module.eval()
-    ps, ss, bp, bs = [], [], [], []
+    ps, ss, bp, bs, outs, details = [], [], [], [], [], []
     try:
         for v in val_set:
             x = torch.from_numpy(v.lr).permute(2, 0, 1)[None].float().div_(255.0).to(device)
@@ -232,6 +253,8 @@ def validate(module: nn.Module, val_set, scale: int, device: torch.device) -> di
             out = out[: v.hr.shape[0], : v.hr.shape[1]]
             ps.append(psnr(out, v.hr, scale))
             ss.append(ssim(out, v.hr, scale))
+            outs.append(out)
+            details.append(detail(out) / max(detail(v.hr), 1e-9))
             bp.append(v.bicubic_psnr)
             bs.append(v.bicubic_ssim)
     finally:
@@ -241,6 +264,8 @@ def validate(module: nn.Module, val_set, scale: int, device: torch.device) -> di
         "ssim": float(np.mean(ss)),
         "bicubic_psnr": float(np.mean(bp)),
         "bicubic_ssim": float(np.mean(bs)),
+        "detail": float(np.mean(details)),
+        "grid": periodic_share(outs, scale),
         "images": len(ps),
         "per_image": {v.name: round(p, 3) for v, p in zip(val_set, ps, strict=True)},
     }
@@ -417,6 +442,9 @@ def train(
             )
             if skipped:
                 init_note += f" ({', '.join(skipped[:6])}{', ...' if len(skipped) > 6 else ''})"
+        frozen = freeze_parameters(model, cfg.freeze)
+        if frozen:
+            init_note = (init_note + "; " if init_note else "") + f"{frozen} weights frozen ({cfg.freeze})"
         model.train()
         stage = build_stage(cfg, model, device, info, log)
         ema = EMA(model, cfg.ema) if cfg.ema > 0 else None

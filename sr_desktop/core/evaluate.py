@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .metrics import psnr, ssim
+from .metrics import PeriodicPattern, detail, psnr, ssim
 from .resize import bicubic_upscale, imresize
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"})
@@ -24,6 +24,7 @@ class ImageScore:
     ssim: float
     bicubic_psnr: float
     bicubic_ssim: float
+    detail: float = math.nan  # the output's mean luma gradient over the original's (metrics.detail)
 
 
 def _mean(values: list[float]) -> float:
@@ -34,6 +35,8 @@ def _mean(values: list[float]) -> float:
 class EvalReport:
     scale: int
     images: list[ImageScore] = field(default_factory=list)
+    grid: float = 0.0  # metrics.periodic_share of the outputs at the scale
+    grid_chance: float = 0.0  # what outputs without a grid would give (PeriodicPattern.chance)
 
     @property
     def mean_psnr(self) -> float:
@@ -51,6 +54,10 @@ class EvalReport:
     def mean_bicubic_ssim(self) -> float:
         return _mean([s.bicubic_ssim for s in self.images])
 
+    @property
+    def mean_detail(self) -> float:
+        return _mean([s.detail for s in self.images])
+
     def to_dict(self) -> dict:
         """Plain types only; a perfect image gives ``inf``, which strict JSON cannot hold."""
         return {
@@ -59,6 +66,9 @@ class EvalReport:
             "mean_ssim": self.mean_ssim,
             "mean_bicubic_psnr": self.mean_bicubic_psnr,
             "mean_bicubic_ssim": self.mean_bicubic_ssim,
+            "mean_detail": self.mean_detail,
+            "grid": self.grid,
+            "grid_chance": self.grid_chance,
             "images": [asdict(s) for s in self.images],
         }
 
@@ -118,6 +128,7 @@ def evaluate(
         raise ValueError(f"{hr_dir}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
 
     report = EvalReport(scale=scale)
+    grid = PeriodicPattern(scale)
     for done, hr_path in enumerate(files, start=1):
         hr = _read_rgb(hr_path)
         h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
@@ -151,8 +162,11 @@ def evaluate(
                 ssim=ssim(sr, hr, shave=scale),
                 bicubic_psnr=psnr(bic, hr, shave=scale),
                 bicubic_ssim=ssim(bic, hr, shave=scale),
+                detail=detail(sr) / max(detail(hr), 1e-9),
             )
         )
+        grid.add(sr)
+        report.grid, report.grid_chance = grid.share(), grid.chance()
         if progress is not None:
             progress(done, len(files), hr_path.stem)
     return report

@@ -111,3 +111,76 @@ def ssim(a: np.ndarray, b: np.ndarray, shave: int = 0, y_channel: bool = True) -
     if fa.shape[0] < _SSIM_SIZE or fa.shape[1] < _SSIM_SIZE:
         raise ValueError(f"SSIM needs at least {_SSIM_SIZE}x{_SSIM_SIZE} pixels, got {fa.shape[:2]}")
     return float(np.mean([_ssim_plane(fa[:, :, c], fb[:, :, c]) for c in range(fa.shape[2])]))
+
+
+# --- diagnostics for perceptual (GAN) models: neither is a literature metric ----------------
+
+
+def detail(img: np.ndarray) -> float:
+    """Mean absolute luma gradient (horizontal plus vertical neighbour differences, 0..255
+    scale). Beside the original's it says how much fine detail an upscale has: blur gives
+    less, invented texture or noise more."""
+    y = rgb_to_y(img)
+    return float(np.abs(np.diff(y, axis=1)).mean() + np.abs(np.diff(y, axis=0)).mean())
+
+
+def _box_blur(x: np.ndarray, k: int) -> np.ndarray:
+    """Mean over a k x k window ('same' size, edges replicated) of an HxW(xC) array."""
+    pad = k // 2
+    widths = [(pad, pad), (pad, pad)] + [(0, 0)] * (x.ndim - 2)
+    c = np.pad(x, widths, mode="edge").cumsum(0).cumsum(1)
+    c = np.pad(c, [(1, 0), (1, 0)] + [(0, 0)] * (x.ndim - 2))
+    h, w = x.shape[:2]
+    return (c[k : k + h, k : k + w] - c[:h, k : k + w] - c[k : k + h, :w] + c[:h, :w]) / (k * k)
+
+
+class PeriodicPattern:
+    """Accumulates :func:`periodic_share` over images one at a time (no need to keep them)."""
+
+    def __init__(self, period: int):
+        self.period = int(period)
+        self.pattern: np.ndarray | None = None
+        self.blocks = 0
+        self.energy = 0.0
+
+    def add(self, img: np.ndarray) -> None:
+        p = self.period
+        x = _to_unit(img)
+        x = x[..., :3] if x.ndim == 3 else x[..., None]
+        high = x - _box_blur(x, 5)
+        h, w = (high.shape[0] // p) * p, (high.shape[1] // p) * p
+        if h == 0 or w == 0:
+            return
+        s = high[:h, :w].reshape(h // p, p, w // p, p, -1).sum(axis=(0, 2))
+        if self.pattern is not None and self.pattern.shape != s.shape:
+            raise ValueError("periodic_share: all images need the same number of channels")
+        self.pattern = s if self.pattern is None else self.pattern + s
+        self.blocks += (h // p) * (w // p)
+        self.energy += float((high[:h, :w] ** 2).sum())
+
+    def chance(self) -> float:
+        """What content without any grid gives, on average, for this many blocks."""
+        return (self.period**2 - 1) / self.blocks if self.blocks else 0.0
+
+    def share(self) -> float:
+        if self.pattern is None or self.energy <= 0:
+            return 0.0
+        mean = self.pattern / self.blocks
+        mean = mean - mean.mean(axis=(0, 1), keepdims=True)
+        return float((mean**2).sum() * self.blocks / self.energy)
+
+
+def periodic_share(images: list[np.ndarray], period: int) -> float:
+    """Share of the images' fine detail that is one fixed pattern repeating every ``period``
+    pixels, aligned with the pixel grid: the grid ("checkerboard") artefact that sub-pixel
+    upsamplers can learn, with ``period`` = the scale factor.
+
+    Each image is high-passed (minus a 5x5 box blur), cut into period x period blocks from its
+    top-left corner, and the blocks are averaged over all images: what survives the averaging is
+    the fixed pattern. The result is its energy, counted in every block, over the total
+    high-pass energy. Content without a grid gives about (period**2 - 1) / blocks (chance
+    alignment, PeriodicPattern.chance); a visible grid gives percents."""
+    acc = PeriodicPattern(period)
+    for img in images:
+        acc.add(img)
+    return acc.share()

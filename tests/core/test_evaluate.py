@@ -117,7 +117,23 @@ def test_progress_and_to_dict(hr_dir):
     d = report.to_dict()
     assert d["scale"] == 3 and len(d["images"]) == 3
     assert d["mean_psnr"] == report.mean_psnr
-    assert set(d["images"][0]) == {"name", "psnr", "ssim", "bicubic_psnr", "bicubic_ssim"}
+    assert set(d["images"][0]) == {"name", "psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "detail"}
+    # bicubic output is blurrier than the original and has no 3-pixel grid
+    assert 0 < d["mean_detail"] < 1 and d["grid"] < 4 * d["grid_chance"]
+
+
+def test_a_gridded_output_is_reported(hr_dir):
+    """A model that adds a fixed 4-pixel pattern: PSNR barely moves, the grid figure does."""
+    tile = np.random.default_rng(0).choice([-3, 3], size=(4, 4, 1))
+
+    def gridded(lr):
+        up = bicubic_upscale(lr, 4).astype(np.int16)
+        reps = (up.shape[0] // 4 + 1, up.shape[1] // 4 + 1, 3)
+        return np.clip(up + np.tile(tile, reps)[: up.shape[0], : up.shape[1]], 0, 255).astype(np.uint8)
+
+    clean = evaluate(lambda lr: bicubic_upscale(lr, 4), hr_dir, 4)
+    report = evaluate(gridded, hr_dir, 4)
+    assert report.grid > 0.1 > 100 * clean.grid
 
 
 @pytest.mark.skipif(not SET5.is_dir(), reason="Set5 not available (set SR_SHARED_DIR)")

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from sr_desktop.core.metrics import psnr, rgb_to_y, ssim
+from sr_desktop.core.metrics import detail, periodic_share, psnr, rgb_to_y, ssim
 
 
 def _smooth_rgb(h=40, w=36, seed=0):
@@ -116,3 +116,37 @@ def test_ssim_needs_an_11px_window():
     ssim(a, a, shave=4)  # 12x12 left: fine
     with pytest.raises(ValueError):
         ssim(a, a, shave=5)
+
+
+def _photo_like(seed: int, size: int = 96) -> np.ndarray:
+    """Smooth structure plus fine random texture, float RGB in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    base = _smooth_rgb(size, size, seed).astype(np.float64) / 255
+    return np.clip(base + 0.04 * rng.standard_normal(base.shape), 0, 1)
+
+
+def test_periodic_share_finds_a_grid_and_not_its_absence():
+    clean = [_photo_like(s) for s in range(4)]
+    blocks = 4 * (96 // 4) ** 2
+    chance = (4**2 - 1) / blocks
+    assert periodic_share(clean, 4) < 4 * chance
+    # a fixed 4-pixel pattern of +-1.5/255, as a sub-pixel upsampler can learn, added everywhere
+    tile = np.random.default_rng(9).choice([-1.5, 1.5], size=(4, 4, 1)) / 255
+    gridded = [np.clip(img + np.tile(tile, (24, 24, 3)), 0, 1) for img in clean]
+    assert periodic_share(gridded, 4) > 20 * periodic_share(clean, 4)
+    # the same pattern is invisible to the measure at a period it does not repeat with
+    assert periodic_share(gridded, 3) < 4 * (3**2 - 1) / (4 * 32**2)
+    # uint8 images work the same as floats
+    as_u8 = [np.round(img * 255).astype(np.uint8) for img in gridded]
+    assert periodic_share(as_u8, 4) == pytest.approx(periodic_share(gridded, 4), rel=0.2)
+    assert periodic_share([], 4) == 0.0
+
+
+def test_detail_is_lower_for_blur_and_higher_for_noise():
+    img = _photo_like(1)
+    blurred = (
+        img + np.roll(img, 1, axis=0) + np.roll(img, 1, axis=1) + np.roll(img, (1, 1), axis=(0, 1))
+    ) / 4
+    noisy = np.clip(img + 0.05 * np.random.default_rng(2).standard_normal(img.shape), 0, 1)
+    assert detail(blurred) < 0.8 * detail(img) < 0.8 * detail(noisy)
+    assert detail(np.full((8, 8, 3), 0.5)) == 0.0

@@ -111,6 +111,12 @@ def test_export_loads_with_load_model_and_has_a_card(hr_folder: Path, tmp_path: 
     assert "EMA" in card["recipe"] and "MATLAB bicubic" in card["recipe"]
     ema_state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")["ema"]
     assert torch.equal(model.module.state_dict()["head.0.weight"], ema_state["head.0.weight"])
+    # validation also records the perceptual diagnostics (metrics.detail / periodic_share)
+    val = [e for e in read_events(tmp_path / "run" / "events.jsonl") if e["type"] == "val"][-1]
+    assert 0 < val["detail"] < 2 and 0 <= val["grid"] < 1
+    from training.events import format_event
+
+    assert f"grid {val['grid']:.2%}" in format_event(val)
 
 
 def test_export_defaults_to_the_user_store(hr_folder: Path, tmp_path: Path) -> None:
@@ -333,3 +339,25 @@ def test_fresh_subpixel_conv_starts_as_nearest_neighbour(tmp_path: Path) -> None
     assert not torch.equal(sd["tail.0.0.weight"], before)  # copied from the x2 model, not re-initialised
     w = sd["tail.0.2.weight"]
     assert w.sum() == 8 * 4 and w[4:8, 1, 1, 1].tolist() == [1.0] * 4 and sd["tail.0.2.bias"].abs().sum() == 0
+
+
+def test_freeze_keeps_the_named_weights_fixed(hr_folder: Path, tmp_path: Path) -> None:
+    """--freeze tail: the upsampler's weights end exactly as the model started, the rest trains."""
+    from sr_desktop.core.modelfile import read_state_dict
+
+    pre = train(tiny_config(hr_folder, tmp_path / "pre", iters=2), echo=None).export_path
+    out = train(
+        tiny_config(hr_folder, tmp_path / "ft", iters=3, init_from=str(pre), freeze="tail"), echo=None
+    ).export_path
+    before, _ = read_state_dict(pre)
+    after, _ = read_state_dict(out)
+    tail = [k for k in before if k.startswith("tail.")]
+    assert tail and all(torch.equal(before[k], after[k]) for k in tail)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("body."))
+    start = next(e for e in read_events(tmp_path / "ft" / "events.jsonl") if e["type"] == "start")
+    assert "frozen (tail)" in start["init"]
+
+
+def test_freeze_of_unknown_weights_is_a_clear_error(hr_folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(TrainingFailed, match="--freeze tial: no such weights .*tail"):
+        train(tiny_config(hr_folder, tmp_path / "x", iters=1, freeze="tial"), echo=None)
