@@ -124,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--pixel-weight", type=float)
     g.add_argument("--d-lr", type=float)
     g.add_argument(
+        "--grid-guard",
+        action="store_true",
+        help="hide each output's fixed scale-pixel pattern from the VGG and adversarial losses "
+        "(their gradients then cannot grow the sub-pixel grid artefact)",
+    )
+    g.add_argument(
         "--d-warmup",
         type=int,
         metavar="N",

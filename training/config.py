@@ -68,6 +68,9 @@ class TrainConfig:
     # discriminator-only steps whenever the discriminator is new: at the start of the GAN stage,
     # and on resume from a portable state (saved without the discriminator, see checkpoint.portable)
     d_warmup: int = 0
+    # hide each output's fixed scale-pixel pattern (the sub-pixel grid) from the VGG and
+    # adversarial losses, so that they never push the generator towards one (gan.remove_fixed_pattern)
+    grid_guard: bool = False
     # bookkeeping
     seed: int = 0
     device: str = "auto"

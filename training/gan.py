@@ -20,6 +20,27 @@ from .loop import amp_context, grad_scaler
 from .losses import PerceptualLoss, VGGFeatures, adversarial_loss, find_vgg
 
 
+def remove_fixed_pattern(x: torch.Tensor, period: int) -> torch.Tensor:
+    """``x`` (NCHW) minus, per image and channel, its mean ``period`` x ``period`` pattern
+    (the average over all blocks, each block taken from the top-left corner, less its own
+    mean): what is left has no fixed pattern repeating every ``period`` pixels. Being linear,
+    it also removes that component from any gradient flowing back through it. Rows and columns
+    past the last whole block pass unchanged."""
+    n, c, h, w = x.shape
+    hh, ww = (h // period) * period, (w // period) * period
+    if hh == 0 or ww == 0:
+        return x
+    blocks = x[:, :, :hh, :ww].reshape(n, c, hh // period, period, ww // period, period)
+    pattern = blocks.mean(dim=(2, 4), keepdim=True)
+    pattern = pattern - pattern.mean(dim=(3, 5), keepdim=True)
+    core = (blocks - pattern).reshape(n, c, hh, ww)
+    if (hh, ww) == (h, w):
+        return core
+    out = x.clone()
+    out[:, :, :hh, :ww] = core
+    return out
+
+
 class GanStage:
     name = "gan"
 
@@ -56,7 +77,8 @@ class GanStage:
         self.card_extra: dict[str, Any] = {
             "perceptual_features": self.perceptual.vgg.description,
             "losses": f"VGG content x{cfg.content_weight} (MSE, features / 12.75) + adversarial x{cfg.adv_weight} "
-            f"(BCE, SRGAN discriminator) + L1 x{cfg.pixel_weight}",
+            f"(BCE, SRGAN discriminator) + L1 x{cfg.pixel_weight}"
+            + (", both blind to fixed scale-pixel patterns (grid guard)" if cfg.grid_guard else ""),
         }
         if not cfg.init_from:
             log.emit(
@@ -78,6 +100,9 @@ class GanStage:
             loss.backward()
             opt.step()
 
+    def _guarded(self, x: torch.Tensor) -> torch.Tensor:
+        return remove_fixed_pattern(x, self.cfg.scale) if self.cfg.grid_guard else x
+
     def _discriminator_step(self, hr: torch.Tensor, sr: torch.Tensor, check) -> torch.Tensor:
         # One pass over real and fake together (one forward per backward for DDP).
         with amp_context(self.cfg, self.device):
@@ -96,19 +121,20 @@ class GanStage:
             self.d_warmup_left -= 1
             with torch.no_grad(), amp_context(cfg, self.device):
                 sr = self.model(lr).float()
-            return {"d": self._discriminator_step(hr, sr, check)}
+            return {"d": self._discriminator_step(self._guarded(hr), self._guarded(sr), check)}
         # --amp: the three networks run their forward passes in bf16/fp16; every loss is fp32
         with amp_context(cfg, self.device):
             sr = self.model(lr)
-            content = self.perceptual(sr, hr)
-            adv = adversarial_loss(self.disc(sr).float(), real=True)
+            seen, hr_seen = self._guarded(sr), self._guarded(hr)
+            content = self.perceptual(seen, hr_seen)
+            adv = adversarial_loss(self.disc(seen).float(), real=True)
         sr = sr.float()
         g_loss = cfg.content_weight * content + cfg.adv_weight * adv
         if cfg.pixel_weight > 0:
             g_loss = g_loss + cfg.pixel_weight * nn.functional.l1_loss(sr, hr)
         check(g_loss)
         self._backward_step(g_loss, self.g_opt)  # the scaler is updated once, after D's step
-        d_loss = self._discriminator_step(hr, sr, check)
+        d_loss = self._discriminator_step(hr_seen.float(), seen.float(), check)
         return {"g": g_loss.detach(), "content": content.detach(), "adv": adv.detach(), "d": d_loss}
 
     def state_dict(self) -> dict[str, Any]:

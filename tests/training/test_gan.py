@@ -295,3 +295,38 @@ def test_portable_state_leaves_out_the_discriminator_and_resumes(hr_folder: Path
     assert any("no discriminator" in e.get("message", "") for e in events if e["type"] == "info")
     after = load_checkpoint(dest / "checkpoint.pt")
     assert after["iteration"] == 6 and "disc" in after["stage"]
+
+
+def test_remove_fixed_pattern_removes_exactly_the_grid() -> None:
+    from training.gan import remove_fixed_pattern
+
+    torch.manual_seed(0)
+    content = torch.rand(2, 3, 64, 80)
+    grid = torch.randn(1, 3, 4, 4).repeat(1, 1, 16, 20)  # one fixed 4x4 pattern over the image
+    grid = grid - grid.mean(dim=(2, 3), keepdim=True)
+    cleaned = remove_fixed_pattern(content + grid, 4)
+    assert torch.allclose(cleaned, remove_fixed_pattern(content, 4), atol=1e-6)
+    # what it takes away from content without a grid is small, and it is idempotent
+    assert (remove_fixed_pattern(content, 4) - content).abs().mean() < 0.1 * content.std()
+    assert torch.allclose(remove_fixed_pattern(cleaned, 4), cleaned, atol=1e-6)
+    # a gradient through it has no fixed-pattern component left
+    x = torch.rand(1, 3, 64, 80, requires_grad=True)
+    (remove_fixed_pattern(x, 4) * grid[:1]).sum().backward()
+    assert x.grad.abs().max() < 1e-6
+    # sizes that are not a multiple: the remainder passes unchanged
+    odd = torch.rand(1, 3, 18, 21)
+    assert torch.equal(remove_fixed_pattern(odd, 4)[..., 16:, :], odd[..., 16:, :])
+
+
+def test_grid_guard_hides_the_grid_from_both_losses(hr_folder: Path, tmp_path: Path) -> None:
+    """With --grid-guard, the VGG (and adversarial) losses see the output without its fixed
+    scale-pixel pattern, so their gradients cannot ask for one."""
+    for guard in (False, True):
+        stage, _ = _tiny_gan_stage(hr_folder, tmp_path, grid_guard=guard, pixel_weight=0.0)
+        seen: list[torch.Tensor] = []
+        stage.perceptual.register_forward_pre_hook(lambda m, args, seen=seen: seen.append(args[0]))
+        stage.step(torch.rand(2, 3, 12, 12), torch.rand(2, 3, 24, 24), check=lambda loss: None)
+        x = seen[0]
+        phase = x.reshape(2, 3, 12, 2, 12, 2).mean(dim=(2, 4))
+        phase = phase - phase.mean(dim=(2, 3), keepdim=True)
+        assert (phase.abs().max() < 1e-5) == guard
