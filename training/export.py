@@ -42,6 +42,10 @@ def recipe_text(cfg: TrainConfig, weights: str) -> str:
         f"EMA {cfg.ema:g}" if cfg.ema else "no EMA",
         f"weights {weights}",
     ]
+    if cfg.freeze:
+        parts.insert(1, f"{cfg.freeze} frozen")
+    if cfg.stage != "pretrain" and cfg.grid_guard:
+        parts.insert(2, "grid guard")
     return "; ".join(parts)
 
 

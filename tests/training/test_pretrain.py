@@ -356,6 +356,9 @@ def test_freeze_keeps_the_named_weights_fixed(hr_folder: Path, tmp_path: Path) -
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("body."))
     start = next(e for e in read_events(tmp_path / "ft" / "events.jsonl") if e["type"] == "start")
     assert "frozen (tail)" in start["init"]
+    from sr_desktop.core.modelfile import load_model
+
+    assert "tail frozen" in load_model(out).card["recipe"]
 
 
 def test_freeze_of_unknown_weights_is_a_clear_error(hr_folder: Path, tmp_path: Path) -> None:
