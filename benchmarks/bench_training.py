@@ -60,9 +60,8 @@ def main() -> int:
     for mode in ("fp32", "bf16"):
         if args.precision not in ("both", mode):
             continue
-        times = []
-        for _ in range(args.iters + 1):  # the first is warm-up
-            t = time.perf_counter()
+
+        def step(mode: str = mode) -> None:
             ctx = torch.autocast("cpu", dtype=torch.bfloat16) if mode == "bf16" else nullcontext()
             with ctx:
                 sr = model(lr)
@@ -70,14 +69,27 @@ def main() -> int:
             opt.zero_grad()
             loss.backward()
             opt.step()
-            times.append(time.perf_counter() - t)
-        s = sorted(times[1:])[len(times[1:]) // 2]
-        rate = gflop / s
-        print(
-            f"{mode}: {s:.2f} s/iteration ({1 / s:.2f} it/s), {rate:.0f} GFLOP/s "
-            f"= {rate / limit:.0%} of the fp32 conv limit ({gflop:.0f} GFLOP per iteration)"
-        )
+
+        report(mode, median_step_s(step, args.iters), gflop, limit)
     return 0
+
+
+def median_step_s(step, iters: int) -> float:
+    """Median wall time of ``iters`` calls of ``step`` after one warm-up call."""
+    times = []
+    for _ in range(iters + 1):  # the first is warm-up
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    return sorted(times[1:])[len(times[1:]) // 2]
+
+
+def report(label: str, s: float, gflop: float, limit: float) -> None:
+    rate = gflop / s
+    print(
+        f"{label}: {s:.2f} s/iteration ({1 / s:.2f} it/s), {rate:.0f} GFLOP/s "
+        f"= {rate / limit:.0%} of the fp32 conv limit ({gflop:.0f} GFLOP per iteration)"
+    )
 
 
 def _macs(module: torch.nn.Module, x: torch.Tensor) -> int:
@@ -120,18 +132,8 @@ def bench_gan(iters: int, limit: float, precision: str) -> int:
                 + 2 * _macs(stage.disc_raw, hr)
                 + 3 * _macs(stage.disc_raw, torch.cat([hr, hr]))
             )
-            gflop = 2 * macs / 1e9
-            times = []
-            for _ in range(iters + 1):  # the first is warm-up
-                t = time.perf_counter()
-                stage.step(lr, hr, check=lambda loss: None)
-                times.append(time.perf_counter() - t)
-            s = sorted(times[1:])[len(times[1:]) // 2]
-            rate = gflop / s
-            print(
-                f"gan {'fp32' if mode == 'off' else mode}: {s:.2f} s/iteration ({1 / s:.2f} it/s), "
-                f"{rate:.0f} GFLOP/s = {rate / limit:.0%} of the fp32 conv limit ({gflop:.0f} GFLOP per iteration)"
-            )
+            s = median_step_s(lambda stage=stage: stage.step(lr, hr, check=lambda loss: None), iters)
+            report(f"gan {'fp32' if mode == 'off' else mode}", s, 2 * macs / 1e9, limit)
     return 0
 
 

@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from sr_desktop.core.engine import Upscaler
 from sr_desktop.core.imageio import from_float, to_float
-from sr_desktop.core.metrics import detail, periodic_share, psnr
+from sr_desktop.core.metrics import detail_ratio, periodic_share, psnr
 from sr_desktop.core.modelfile import load_model
 from sr_desktop.core.resize import bicubic_upscale, imresize
 from sr_desktop.core.store import resolve_model
@@ -74,12 +74,6 @@ def crop_panels(
     return labelled + [("original", original)]
 
 
-def detail_share(img: np.ndarray, original: np.ndarray) -> float:
-    """Mean absolute luma gradient of ``img`` as a share of the original's (1.0 = as much fine
-    detail; blur gives less, invented texture or noise can give more)."""
-    return detail(img) / max(detail(original), 1e-9)
-
-
 def compose(rows: list[list[tuple[str, np.ndarray]]]) -> Image.Image:
     size = rows[0][0][1].shape[0]
     cols = len(rows[0])
@@ -122,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{photo.name}: " + " | ".join(label for label, _ in row))
         original = row[-1][1]
         shares = " | ".join(
-            f"{label.rsplit('  ', 1)[0]} {detail_share(img, original):.0%}" for label, img in row[:-1]
+            f"{label.rsplit('  ', 1)[0]} {detail_ratio(img, original):.0%}" for label, img in row[:-1]
         )
         print(f"{photo.name} detail vs original: {shares}")
         grids = " | ".join(

@@ -240,7 +240,7 @@ def validate(module: nn.Module, val_set, scale: int, device: torch.device) -> di
     """PSNR/SSIM on Y (shave = scale) of the 8-bit outputs, averaged over the validation crops;
     with two diagnostics for perceptual training: ``detail`` (the outputs' mean luma gradient
     over the originals', metrics.detail) and ``grid`` (metrics.periodic_share at the scale)."""
-    from sr_desktop.core.metrics import detail, periodic_share, psnr, ssim
+    from sr_desktop.core.metrics import detail_ratio, periodic_share, psnr, ssim
 
     was_training = module.training
     module.eval()
@@ -254,7 +254,7 @@ def validate(module: nn.Module, val_set, scale: int, device: torch.device) -> di
             ps.append(psnr(out, v.hr, scale))
             ss.append(ssim(out, v.hr, scale))
             outs.append(out)
-            details.append(detail(out) / max(detail(v.hr), 1e-9))
+            details.append(detail_ratio(out, v.hr))
             bp.append(v.bicubic_psnr)
             bs.append(v.bicubic_ssim)
     finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .metrics import PeriodicPattern, detail, psnr, ssim
+from .metrics import PeriodicPattern, detail_ratio, psnr, ssim
 from .resize import bicubic_upscale, imresize
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"})
@@ -162,11 +162,11 @@ def evaluate(
                 ssim=ssim(sr, hr, shave=scale),
                 bicubic_psnr=psnr(bic, hr, shave=scale),
                 bicubic_ssim=ssim(bic, hr, shave=scale),
-                detail=detail(sr) / max(detail(hr), 1e-9),
+                detail=detail_ratio(sr, hr),
             )
         )
         grid.add(sr)
-        report.grid, report.grid_chance = grid.share(), grid.chance()
         if progress is not None:
             progress(done, len(files), hr_path.stem)
+    report.grid, report.grid_chance = grid.share(), grid.chance()
     return report

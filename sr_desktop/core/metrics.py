@@ -124,6 +124,11 @@ def detail(img: np.ndarray) -> float:
     return float(np.abs(np.diff(y, axis=1)).mean() + np.abs(np.diff(y, axis=0)).mean())
 
 
+def detail_ratio(img: np.ndarray, original: np.ndarray) -> float:
+    """:func:`detail` of ``img`` over the original's (1.0 = as much fine detail)."""
+    return detail(img) / max(detail(original), 1e-9)
+
+
 def _box_blur(x: np.ndarray, k: int) -> np.ndarray:
     """Mean over a k x k window ('same' size, edges replicated) of an HxW(xC) array."""
     pad = k // 2

@@ -10,6 +10,8 @@ import pytest
 from helpers import nearest_model_file, tiny_model_file
 from PIL import Image
 
+from sr_desktop.core.metrics import detail_ratio
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -73,8 +75,8 @@ def test_sheet_has_a_labelled_panel_per_method_and_photo(tmp_path: Path) -> None
     original = rows[-1][1]
     assert all(img.shape == original.shape == (64, 64, 3) for _, img in rows)
     # bicubic blurs the noisy photo: less detail than the original, which has exactly its own
-    assert crops.detail_share(rows[0][1], original) < 0.9
-    assert crops.detail_share(original, original) == pytest.approx(1.0)
+    assert detail_ratio(rows[0][1], original) < 0.9
+    assert detail_ratio(original, original) == pytest.approx(1.0)
 
 
 def test_wrong_scale_model_is_refused(tmp_path: Path, capsys) -> None:
