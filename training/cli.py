@@ -130,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(their gradients then cannot grow the sub-pixel grid artefact)",
     )
     g.add_argument(
+        "--grid-weight",
+        type=float,
+        metavar="W",
+        help="weight of an L1 loss on the output's fixed scale-pixel pattern against the original's "
+        f"(pulls the sub-pixel grid artefact back; default {d.grid_weight}, off)",
+    )
+    g.add_argument(
         "--d-warmup",
         type=int,
         metavar="N",

@@ -71,6 +71,9 @@ class TrainConfig:
     # hide each output's fixed scale-pixel pattern (the sub-pixel grid) from the VGG and
     # adversarial losses, so that they never push the generator towards one (gan.remove_fixed_pattern)
     grid_guard: bool = False
+    # weight of an L1 loss between the output's and the original's fixed scale-pixel patterns
+    # (gan.grid_loss): pulls a grown sub-pixel grid back; 0 = off
+    grid_weight: float = 0.0
     # bookkeeping
     seed: int = 0
     device: str = "auto"
@@ -130,6 +133,8 @@ class TrainConfig:
             problems.append(f"--loss must be auto, l1 or mse, not {self.loss!r}")
         if self.amp not in ("off", "bf16", "fp16", "auto"):
             problems.append(f"--amp must be off, bf16, fp16 or auto, not {self.amp!r}")
+        if self.grid_weight < 0:
+            problems.append(f"--grid-weight must be 0 or more, not {self.grid_weight}")
         if self.d_warmup < 0:
             problems.append(f"--d-warmup must be 0 or more, not {self.d_warmup}")
         if not 0.0 <= self.grad_weighting <= 1.0:

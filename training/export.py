@@ -46,6 +46,8 @@ def recipe_text(cfg: TrainConfig, weights: str) -> str:
         parts.insert(1, f"{cfg.freeze} frozen")
     if cfg.stage != "pretrain" and cfg.grid_guard:
         parts.insert(2, "grid guard")
+    if cfg.stage != "pretrain" and cfg.grid_weight:
+        parts.insert(2, f"grid loss x{cfg.grid_weight:g}")
     return "; ".join(parts)
 
 

@@ -1,7 +1,7 @@
 """Stage 2: SRGAN fine-tuning of a pre-trained generator.
 
 Generator loss = content_weight * VGG content loss + adv_weight * adversarial loss
-(+ pixel_weight * L1, off by default); the discriminator learns real HR vs generated patches.
+(+ pixel_weight * L1 and grid_weight * grid-pattern L1, both off by default); the discriminator learns real HR vs generated patches.
 """
 
 from __future__ import annotations
@@ -20,25 +20,47 @@ from .loop import amp_context, grad_scaler
 from .losses import PerceptualLoss, VGGFeatures, adversarial_loss, find_vgg
 
 
-def remove_fixed_pattern(x: torch.Tensor, period: int) -> torch.Tensor:
-    """``x`` (NCHW) minus, per image and channel, its mean ``period`` x ``period`` pattern
-    (the average over all blocks, each block taken from the top-left corner, less its own
-    mean): what is left has no fixed pattern repeating every ``period`` pixels. Being linear,
-    it also removes that component from any gradient flowing back through it. Rows and columns
-    past the last whole block pass unchanged."""
+def fixed_pattern(x: torch.Tensor, period: int) -> torch.Tensor | None:
+    """Per image and channel, the mean ``period`` x ``period`` pattern of ``x`` (NCHW): the
+    average over all whole blocks, each taken from the top-left corner, less its own mean.
+    Shape (N, C, 1, period, 1, period); None when ``x`` holds no whole block."""
     n, c, h, w = x.shape
     hh, ww = (h // period) * period, (w // period) * period
     if hh == 0 or ww == 0:
-        return x
+        return None
     blocks = x[:, :, :hh, :ww].reshape(n, c, hh // period, period, ww // period, period)
     pattern = blocks.mean(dim=(2, 4), keepdim=True)
-    pattern = pattern - pattern.mean(dim=(3, 5), keepdim=True)
+    return pattern - pattern.mean(dim=(3, 5), keepdim=True)
+
+
+def remove_fixed_pattern(x: torch.Tensor, period: int) -> torch.Tensor:
+    """``x`` (NCHW) minus its :func:`fixed_pattern` in every whole block: what is left has no
+    fixed pattern repeating every ``period`` pixels. Being linear, it also removes that
+    component from any gradient flowing back through it. Rows and columns past the last whole
+    block pass unchanged."""
+    pattern = fixed_pattern(x, period)
+    if pattern is None:
+        return x
+    n, c, h, w = x.shape
+    hh, ww = (h // period) * period, (w // period) * period
+    blocks = x[:, :, :hh, :ww].reshape(n, c, hh // period, period, ww // period, period)
     core = (blocks - pattern).reshape(n, c, hh, ww)
     if (hh, ww) == (h, w):
         return core
     out = x.clone()
     out[:, :, :hh, :ww] = core
     return out
+
+
+def grid_loss(sr: torch.Tensor, hr: torch.Tensor, period: int) -> torch.Tensor:
+    """L1 between the output's and the original's :func:`fixed_pattern`: a loss on the
+    sub-pixel grid artefact alone. Its gradient reaches each pixel with the size of a pixel
+    L1's (the pattern is a mean over the blocks), but only as a fixed pattern, so it pulls the
+    grid back without holding back any other detail."""
+    p_sr, p_hr = fixed_pattern(sr, period), fixed_pattern(hr, period)
+    if p_sr is None or p_hr is None:
+        return sr.new_zeros(())
+    return nn.functional.l1_loss(p_sr, p_hr)
 
 
 class GanStage:
@@ -78,7 +100,8 @@ class GanStage:
             "perceptual_features": self.perceptual.vgg.description,
             "losses": f"VGG content x{cfg.content_weight} (MSE, features / 12.75) + adversarial x{cfg.adv_weight} "
             f"(BCE, SRGAN discriminator) + L1 x{cfg.pixel_weight}"
-            + (", both blind to fixed scale-pixel patterns (grid guard)" if cfg.grid_guard else ""),
+            + (", both blind to fixed scale-pixel patterns (grid guard)" if cfg.grid_guard else "")
+            + (f" + grid-pattern L1 x{cfg.grid_weight}" if cfg.grid_weight else ""),
         }
         if not cfg.init_from:
             log.emit(
@@ -125,17 +148,55 @@ class GanStage:
         # --amp: the three networks run their forward passes in bf16/fp16; every loss is fp32
         with amp_context(cfg, self.device):
             sr = self.model(lr)
-            seen, hr_seen = self._guarded(sr), self._guarded(hr)
-            content = self.perceptual(seen, hr_seen)
-            adv = adversarial_loss(self.disc(seen).float(), real=True)
-        sr = sr.float()
-        g_loss = cfg.content_weight * content + cfg.adv_weight * adv
-        if cfg.pixel_weight > 0:
-            g_loss = g_loss + cfg.pixel_weight * nn.functional.l1_loss(sr, hr)
+        terms, seen, hr_seen = self._generator_terms(sr, hr)
+        g_loss = sum(w * value for w, value in terms.values())
         check(g_loss)
         self._backward_step(g_loss, self.g_opt)  # the scaler is updated once, after D's step
         d_loss = self._discriminator_step(hr_seen.float(), seen.float(), check)
-        return {"g": g_loss.detach(), "content": content.detach(), "adv": adv.detach(), "d": d_loss}
+        return {"g": g_loss.detach(), **{k: v.detach() for k, (_, v) in terms.items()}, "d": d_loss}
+
+    def _generator_terms(
+        self, sr: torch.Tensor, hr: torch.Tensor
+    ) -> tuple[dict[str, tuple[float, torch.Tensor]], torch.Tensor, torch.Tensor]:
+        """The generator's loss terms as name -> (weight, unweighted value), and what the
+        discriminator sees of the output and of the original."""
+        cfg = self.cfg
+        with amp_context(cfg, self.device):
+            seen, hr_seen = self._guarded(sr), self._guarded(hr)
+            content = self.perceptual(seen, hr_seen)
+            adv = adversarial_loss(self.disc(seen).float(), real=True)
+        terms = {"content": (cfg.content_weight, content), "adv": (cfg.adv_weight, adv)}
+        sr = sr.float()
+        if cfg.pixel_weight > 0:
+            terms["l1"] = (cfg.pixel_weight, nn.functional.l1_loss(sr, hr))
+        if cfg.grid_weight > 0:
+            terms["grid"] = (cfg.grid_weight, grid_loss(sr, hr, cfg.scale))
+        return terms, seen, hr_seen
+
+    def gradient_sizes(self, lr: torch.Tensor, hr: torch.Tensor) -> dict[str, dict[str, float]]:
+        """How hard each weighted generator loss pulls on the output: the norm of its gradient
+        with respect to the output, and the share of that gradient that is a fixed scale-pixel
+        pattern (what grows a grid). Also the discriminator's mean probability of "real" for
+        the originals and the outputs. Changes no weights; the discriminator runs as in training
+        (batch statistics), so its batch-norm running averages move as in a step."""
+        with torch.no_grad():
+            sr = self.model(lr).float()
+            logits = self.disc(torch.cat([self._guarded(hr), self._guarded(sr)])).float()
+        n = hr.shape[0]
+        report = {
+            "discriminator": {
+                "p_real_original": torch.sigmoid(logits[:n]).mean().item(),
+                "p_real_output": torch.sigmoid(logits[n:]).mean().item(),
+            }
+        }
+        out = sr.requires_grad_(True)
+        for name, (weight, value) in self._generator_terms(out, hr)[0].items():
+            (grad,) = torch.autograd.grad(weight * value, out, retain_graph=True)
+            norm = grad.norm()
+            rest = remove_fixed_pattern(grad, self.cfg.scale).norm()
+            share = 1.0 - float(rest / norm) ** 2 if norm > 0 else 0.0
+            report[name] = {"norm": norm.item(), "grid_share": share}
+        return report
 
     def state_dict(self) -> dict[str, Any]:
         return {

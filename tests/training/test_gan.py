@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from train_helpers import tiny_config
+from train_helpers import REPO, tiny_config
 
 from training.checkpoint import load_checkpoint
 from training.discriminator import SRGANDiscriminator
@@ -330,3 +330,80 @@ def test_grid_guard_hides_the_grid_from_both_losses(hr_folder: Path, tmp_path: P
         phase = x.reshape(2, 3, 12, 2, 12, 2).mean(dim=(2, 4))
         phase = phase - phase.mean(dim=(2, 3), keepdim=True)
         assert (phase.abs().max() < 1e-5) == guard
+
+
+def test_grid_loss_measures_only_the_fixed_pattern() -> None:
+    """grid_loss(hr + grid, hr) is the grid's own mean absolute value; changes that are not a
+    fixed pattern (here, the same image shifted by a whole block) cost nothing; its gradient is
+    a pure fixed pattern, as large per pixel as a pixel L1's."""
+    from training.gan import grid_loss, remove_fixed_pattern
+
+    torch.manual_seed(0)
+    hr = torch.rand(2, 3, 64, 80)
+    cell = torch.randn(1, 3, 4, 4)
+    cell = cell - cell.mean(dim=(2, 3), keepdim=True)
+    grid = cell.repeat(1, 1, 16, 20)
+    assert torch.allclose(grid_loss(hr + grid, hr, 4), cell.abs().mean(), atol=1e-6)
+    assert grid_loss(hr, hr, 4) == 0
+    # a different image with the same (absent) grid: far apart in L1, near 0 in grid loss
+    other = torch.roll(hr, shifts=(4, 8), dims=(2, 3))
+    assert grid_loss(other, hr, 4) < 0.05 * nn.functional.l1_loss(other, hr)
+    # the gradient: only a fixed pattern, each pixel's as large as a pixel L1's
+    x = (hr + grid).requires_grad_(True)
+    grid_loss(x, hr, 4).backward()
+    assert remove_fixed_pattern(x.grad, 4).abs().max() < 1e-9
+    # (sign - its mean over the cell) / numel: a pixel L1's 1 / numel, give or take the mean
+    per_pixel = x.grad.abs() * x.numel()
+    assert per_pixel.max() <= 2 + 1e-4 and 0.5 < per_pixel.mean() <= 1 + 1e-4
+
+
+def test_grid_weight_adds_the_grid_loss_to_the_generator(hr_folder: Path, tmp_path: Path) -> None:
+    stage, _ = _tiny_gan_stage(hr_folder, tmp_path, grid_weight=2.0, pixel_weight=0.0)
+    losses = stage.step(torch.rand(2, 3, 12, 12), torch.rand(2, 3, 24, 24), check=lambda loss: None)
+    assert "grid" in losses and losses["grid"] > 0
+    weights = stage.cfg.content_weight, stage.cfg.adv_weight
+    rest = weights[0] * losses["content"] + weights[1] * losses["adv"]
+    assert torch.allclose(losses["g"], rest + 2.0 * losses["grid"], rtol=1e-5)
+    assert "grid-pattern L1 x2.0" in stage.card_extra["losses"]
+    (tmp_path / "plain").mkdir()
+    plain, _ = _tiny_gan_stage(hr_folder, tmp_path / "plain", pixel_weight=0.0)
+    assert "grid" not in plain.step(torch.rand(2, 3, 12, 12), torch.rand(2, 3, 24, 24), lambda loss: None)
+
+
+def test_negative_grid_weight_is_refused(hr_folder: Path, tmp_path: Path) -> None:
+    from training.config import ConfigError
+
+    with pytest.raises(ConfigError, match="--grid-weight must be 0 or more"):
+        tiny_config(hr_folder, tmp_path / "run", stage="gan", grid_weight=-1.0).validate()
+
+
+def test_gan_gradients_script_measures_each_loss(hr_folder: Path, tmp_path: Path, capsys) -> None:
+    """scripts/gan_gradients.py on a GAN run: one gradient size per weighted loss; with the grid
+    guard, the VGG and adversarial gradients hold no fixed pattern and the grid loss's is all
+    pattern; a portable state (no discriminator) is refused clearly."""
+    import importlib.util
+
+    from training.checkpoint import save_portable_state
+
+    spec = importlib.util.spec_from_file_location("gan_gradients", REPO / "scripts" / "gan_gradients.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    vgg = _vgg16_weights_file(tmp_path / "vgg16.pth")
+    pre = train(tiny_config(hr_folder, tmp_path / "pre", iters=2), echo=None).export_path
+    cfg = tiny_config(
+        hr_folder, tmp_path / "a", stage="gan", iters=2, init_from=str(pre), vgg_weights=str(vgg),
+        batch=2, freeze="tail", grid_guard=True, grid_weight=1.0, pixel_weight=0.1,
+    )  # fmt: skip
+    train(cfg, echo=None)
+    report = script.measure(tmp_path / "a", batches=2)
+    assert set(report) == {"discriminator", "content", "adv", "l1", "grid"}
+    d = report["discriminator"]
+    assert d["iteration"] == 2 and 0 < d["p_real_original"] < 1 and 0 < d["p_real_output"] < 1
+    assert all(report[k]["norm"] > 0 for k in ("content", "adv", "l1", "grid"))
+    assert report["content"]["grid_share"] < 1e-6 and report["adv"]["grid_share"] < 1e-6
+    assert report["grid"]["grid_share"] > 1 - 1e-6
+    assert script.main([str(tmp_path / "a"), "--batches", "1"]) == 0
+    assert "grid" in capsys.readouterr().out
+    save_portable_state(tmp_path / "a", tmp_path / "portable")
+    with pytest.raises(SystemExit, match="no discriminator"):
+        script.measure(tmp_path / "portable")
