@@ -137,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"(pulls the sub-pixel grid artefact back; default {d.grid_weight}, off)",
     )
     g.add_argument(
+        "--consistency-weight",
+        type=float,
+        metavar="W",
+        help="weight of an L1 loss between the output downscaled with the MATLAB bicubic and the "
+        f"LR input (holds colours and coarse structure; default {d.consistency_weight}, off)",
+    )
+    g.add_argument(
         "--d-warmup",
         type=int,
         metavar="N",

@@ -74,6 +74,9 @@ class TrainConfig:
     # weight of an L1 loss between the output's and the original's fixed scale-pixel patterns
     # (gan.grid_loss): pulls a grown sub-pixel grid back; 0 = off
     grid_weight: float = 0.0
+    # weight of an L1 loss between the output downscaled with the MATLAB bicubic and the LR input
+    # (gan.consistency_loss): holds colours and coarse structure, leaves fine detail free; 0 = off
+    consistency_weight: float = 0.0
     # bookkeeping
     seed: int = 0
     device: str = "auto"
@@ -135,6 +138,8 @@ class TrainConfig:
             problems.append(f"--amp must be off, bf16, fp16 or auto, not {self.amp!r}")
         if self.grid_weight < 0:
             problems.append(f"--grid-weight must be 0 or more, not {self.grid_weight}")
+        if self.consistency_weight < 0:
+            problems.append(f"--consistency-weight must be 0 or more, not {self.consistency_weight}")
         if self.d_warmup < 0:
             problems.append(f"--d-warmup must be 0 or more, not {self.d_warmup}")
         if not 0.0 <= self.grad_weighting <= 1.0:

@@ -48,6 +48,8 @@ def recipe_text(cfg: TrainConfig, weights: str) -> str:
         parts.insert(2, "grid guard")
     if cfg.stage != "pretrain" and cfg.grid_weight:
         parts.insert(2, f"grid loss x{cfg.grid_weight:g}")
+    if cfg.stage != "pretrain" and cfg.consistency_weight:
+        parts.insert(2, f"LR-consistency loss x{cfg.consistency_weight:g}")
     return "; ".join(parts)
 
 

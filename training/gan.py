@@ -1,7 +1,8 @@
 """Stage 2: SRGAN fine-tuning of a pre-trained generator.
 
 Generator loss = content_weight * VGG content loss + adv_weight * adversarial loss
-(+ pixel_weight * L1 and grid_weight * grid-pattern L1, both off by default); the discriminator learns real HR vs generated patches.
+(+ pixel_weight * L1, grid_weight * grid-pattern L1 and consistency_weight * LR-consistency L1,
+all off by default); the discriminator learns real HR vs generated patches.
 """
 
 from __future__ import annotations
@@ -63,6 +64,20 @@ def grid_loss(sr: torch.Tensor, hr: torch.Tensor, period: int) -> torch.Tensor:
     return nn.functional.l1_loss(p_sr, p_hr)
 
 
+def consistency_loss(sr: torch.Tensor, lr: torch.Tensor, scale: int) -> torch.Tensor:
+    """L1 between the output taken back down with the MATLAB bicubic (the kernel that made the
+    LR) and the LR input: it holds the output's colours and coarse structure to the input while
+    leaving the detail that the downscale averages away free for the VGG and adversarial losses.
+    Two LR pixels at each edge are left out: the training LR was made with context beyond the
+    patch, which the output's own downscale cannot see."""
+    from sr_desktop.core.resize import imresize_torch
+
+    down = imresize_torch(sr, 1.0 / scale)
+    e = 2 if min(lr.shape[-2:]) > 8 else 0
+    h, w = lr.shape[-2:]
+    return nn.functional.l1_loss(down[..., e : h - e, e : w - e], lr[..., e : h - e, e : w - e])
+
+
 class GanStage:
     name = "gan"
 
@@ -101,7 +116,8 @@ class GanStage:
             "losses": f"VGG content x{cfg.content_weight} (MSE, features / 12.75) + adversarial x{cfg.adv_weight} "
             f"(BCE, SRGAN discriminator) + L1 x{cfg.pixel_weight}"
             + (", both blind to fixed scale-pixel patterns (grid guard)" if cfg.grid_guard else "")
-            + (f" + grid-pattern L1 x{cfg.grid_weight}" if cfg.grid_weight else ""),
+            + (f" + grid-pattern L1 x{cfg.grid_weight}" if cfg.grid_weight else "")
+            + (f" + LR-consistency L1 x{cfg.consistency_weight}" if cfg.consistency_weight else ""),
         }
         if not cfg.init_from:
             log.emit(
@@ -148,7 +164,7 @@ class GanStage:
         # --amp: the three networks run their forward passes in bf16/fp16; every loss is fp32
         with amp_context(cfg, self.device):
             sr = self.model(lr)
-        terms, seen, hr_seen = self._generator_terms(sr, hr)
+        terms, seen, hr_seen = self._generator_terms(sr, hr, lr)
         g_loss = sum(w * value for w, value in terms.values())
         check(g_loss)
         self._backward_step(g_loss, self.g_opt)  # the scaler is updated once, after D's step
@@ -156,7 +172,7 @@ class GanStage:
         return {"g": g_loss.detach(), **{k: v.detach() for k, (_, v) in terms.items()}, "d": d_loss}
 
     def _generator_terms(
-        self, sr: torch.Tensor, hr: torch.Tensor
+        self, sr: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor
     ) -> tuple[dict[str, tuple[float, torch.Tensor]], torch.Tensor, torch.Tensor]:
         """The generator's loss terms as name -> (weight, unweighted value), and what the
         discriminator sees of the output and of the original."""
@@ -171,6 +187,8 @@ class GanStage:
             terms["l1"] = (cfg.pixel_weight, nn.functional.l1_loss(sr, hr))
         if cfg.grid_weight > 0:
             terms["grid"] = (cfg.grid_weight, grid_loss(sr, hr, cfg.scale))
+        if cfg.consistency_weight > 0:
+            terms["consistency"] = (cfg.consistency_weight, consistency_loss(sr, lr.float(), cfg.scale))
         return terms, seen, hr_seen
 
     def gradient_sizes(self, lr: torch.Tensor, hr: torch.Tensor) -> dict[str, dict[str, float]]:
@@ -190,7 +208,7 @@ class GanStage:
             }
         }
         out = sr.requires_grad_(True)
-        for name, (weight, value) in self._generator_terms(out, hr)[0].items():
+        for name, (weight, value) in self._generator_terms(out, hr, lr)[0].items():
             (grad,) = torch.autograd.grad(weight * value, out, retain_graph=True)
             norm = grad.norm()
             rest = remove_fixed_pattern(grad, self.cfg.scale).norm()

@@ -407,3 +407,29 @@ def test_gan_gradients_script_measures_each_loss(hr_folder: Path, tmp_path: Path
     save_portable_state(tmp_path / "a", tmp_path / "portable")
     with pytest.raises(SystemExit, match="no discriminator"):
         script.measure(tmp_path / "portable")
+
+
+def test_consistency_loss_holds_colour_and_lets_fine_detail_go() -> None:
+    """consistency_loss: 0 for the original whose downscale is the LR; a colour shift costs its
+    full size; fine detail of the same size (a 2-pixel checker) costs a small fraction of it."""
+    from sr_desktop.core.resize import imresize_torch
+    from training.gan import consistency_loss
+
+    torch.manual_seed(0)
+    hr = nn.functional.interpolate(torch.rand(2, 3, 12, 12), size=(96, 96), mode="bilinear")
+    lr = imresize_torch(hr, 0.25)
+    assert consistency_loss(hr, lr, 4) < 1e-6
+    shift = torch.tensor([0.03, -0.02, 0.01]).view(1, 3, 1, 1)
+    assert torch.allclose(consistency_loss(hr + shift, lr, 4), shift.abs().mean(), rtol=1e-3)
+    checker = 0.02 * (torch.arange(96).view(-1, 1) // 2 + torch.arange(96).view(1, -1) // 2).remainder(2)
+    fine = checker - checker.mean()
+    assert consistency_loss(hr + fine, lr, 4) < 0.1 * fine.abs().mean()
+
+
+def test_consistency_weight_adds_the_loss(hr_folder: Path, tmp_path: Path) -> None:
+    stage, _ = _tiny_gan_stage(hr_folder, tmp_path, consistency_weight=0.5, pixel_weight=0.0)
+    losses = stage.step(torch.rand(2, 3, 12, 12), torch.rand(2, 3, 24, 24), check=lambda loss: None)
+    rest = stage.cfg.content_weight * losses["content"] + stage.cfg.adv_weight * losses["adv"]
+    assert losses["consistency"] > 0
+    assert torch.allclose(losses["g"], rest + 0.5 * losses["consistency"], rtol=1e-5)
+    assert "LR-consistency L1 x0.5" in stage.card_extra["losses"]
