@@ -24,11 +24,11 @@ def measure(run_dir: Path, batches: int = 2, seed: int = 1) -> dict[str, dict[st
     from sr_desktop.core.archs import get_architecture
     from training.checkpoint import load_checkpoint
     from training.config import TrainConfig
-    from training.data import PatchSampler, load_cache, scan_dataset, split_samples
+    from training.data import load_cache, scan_dataset, split_samples
     from training.distributed import DistInfo
     from training.events import EventLog
     from training.gan import GanStage
-    from training.loop import freeze_parameters
+    from training.loop import freeze_parameters, make_sampler
 
     cfg = TrainConfig.load(run_dir / "config.json")
     if cfg.stage != "gan":
@@ -39,16 +39,7 @@ def measure(run_dir: Path, batches: int = 2, seed: int = 1) -> dict[str, dict[st
     layout = scan_dataset(cfg.dataset, cfg.scale, min_hr_side=cfg.hr_patch)
     train_samples, _ = split_samples(layout, cfg.val_fraction, seed=cfg.seed)
     images = load_cache(train_samples, cfg.scale, cell=cfg.hr_patch, root=layout.root)
-    sampler = PatchSampler(
-        images,
-        cfg.scale,
-        cfg.patch,
-        cfg.batch,
-        seed=seed,
-        grad_weighting=cfg.grad_weighting,
-        quantize_lr=cfg.quantize_lr,
-        augment=cfg.augment,
-    )
+    sampler = make_sampler(cfg, images, seed=seed)
     model = get_architecture(cfg.arch).build(cfg.model_config())
     model.load_state_dict(state["model"])
     freeze_parameters(model, cfg.freeze)  # as in training: the optimizer's groups must match

@@ -44,12 +44,13 @@ def recipe_text(cfg: TrainConfig, weights: str) -> str:
     ]
     if cfg.freeze:
         parts.insert(1, f"{cfg.freeze} frozen")
-    if cfg.stage != "pretrain" and cfg.grid_guard:
-        parts.insert(2, "grid guard")
-    if cfg.stage != "pretrain" and cfg.grid_weight:
-        parts.insert(2, f"grid loss x{cfg.grid_weight:g}")
-    if cfg.stage != "pretrain" and cfg.consistency_weight:
-        parts.insert(2, f"LR-consistency loss x{cfg.consistency_weight:g}")
+    if cfg.stage != "pretrain":
+        gan_parts = [
+            f"LR-consistency loss x{cfg.consistency_weight:g}" if cfg.consistency_weight else "",
+            f"grid loss x{cfg.grid_weight:g}" if cfg.grid_weight else "",
+            "grid guard" if cfg.grid_guard else "",
+        ]
+        parts[2:2] = [p for p in gan_parts if p]
     return "; ".join(parts)
 
 

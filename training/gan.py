@@ -21,15 +21,26 @@ from .loop import amp_context, grad_scaler
 from .losses import PerceptualLoss, VGGFeatures, adversarial_loss, find_vgg
 
 
-def fixed_pattern(x: torch.Tensor, period: int) -> torch.Tensor | None:
-    """Per image and channel, the mean ``period`` x ``period`` pattern of ``x`` (NCHW): the
-    average over all whole blocks, each taken from the top-left corner, less its own mean.
-    Shape (N, C, 1, period, 1, period); None when ``x`` holds no whole block."""
+def _blocks(x: torch.Tensor, period: int) -> tuple[torch.Tensor, int, int] | None:
+    """The whole ``period`` x ``period`` blocks of ``x`` (NCHW) from its top-left corner, as
+    (N, C, rows, period, cols, period), with the height and width they cover; None when ``x``
+    holds no whole block."""
     n, c, h, w = x.shape
     hh, ww = (h // period) * period, (w // period) * period
     if hh == 0 or ww == 0:
         return None
-    blocks = x[:, :, :hh, :ww].reshape(n, c, hh // period, period, ww // period, period)
+    return x[:, :, :hh, :ww].reshape(n, c, hh // period, period, ww // period, period), hh, ww
+
+
+def fixed_pattern(x: torch.Tensor, period: int) -> torch.Tensor | None:
+    """Per image and channel, the mean ``period`` x ``period`` pattern of ``x`` (NCHW): the
+    average over all whole blocks, each taken from the top-left corner, less its own mean.
+    Shape (N, C, 1, period, 1, period); None when ``x`` holds no whole block."""
+    found = _blocks(x, period)
+    return None if found is None else _pattern(found[0])
+
+
+def _pattern(blocks: torch.Tensor) -> torch.Tensor:
     pattern = blocks.mean(dim=(2, 4), keepdim=True)
     return pattern - pattern.mean(dim=(3, 5), keepdim=True)
 
@@ -39,13 +50,12 @@ def remove_fixed_pattern(x: torch.Tensor, period: int) -> torch.Tensor:
     fixed pattern repeating every ``period`` pixels. Being linear, it also removes that
     component from any gradient flowing back through it. Rows and columns past the last whole
     block pass unchanged."""
-    pattern = fixed_pattern(x, period)
-    if pattern is None:
+    found = _blocks(x, period)
+    if found is None:
         return x
+    blocks, hh, ww = found
     n, c, h, w = x.shape
-    hh, ww = (h // period) * period, (w // period) * period
-    blocks = x[:, :, :hh, :ww].reshape(n, c, hh // period, period, ww // period, period)
-    core = (blocks - pattern).reshape(n, c, hh, ww)
+    core = (blocks - _pattern(blocks)).reshape(n, c, hh, ww)
     if (hh, ww) == (h, w):
         return core
     out = x.clone()
@@ -197,7 +207,7 @@ class GanStage:
         pattern (what grows a grid). Also the discriminator's mean probability of "real" for
         the originals and the outputs. Changes no weights; the discriminator runs as in training
         (batch statistics), so its batch-norm running averages move as in a step."""
-        with torch.no_grad():
+        with torch.no_grad(), amp_context(self.cfg, self.device):  # precision as in step()
             sr = self.model(lr).float()
             logits = self.disc(torch.cat([self._guarded(hr), self._guarded(sr)])).float()
         n = hr.shape[0]

@@ -364,6 +364,22 @@ def _checkpoint_state(cfg, iteration, planned, model, ema, stage, best, elapsed)
     }
 
 
+def make_sampler(cfg: TrainConfig, images: list, *, seed: int, rank: int = 0) -> PatchSampler:
+    """The training patch sampler that ``cfg`` describes, over cached ``images``
+    (:func:`training.data.load_cache`); ``seed`` and ``rank`` pick the batches."""
+    return PatchSampler(
+        images,
+        cfg.scale,
+        cfg.patch,
+        cfg.batch,
+        seed=seed,
+        rank=rank,
+        grad_weighting=cfg.grad_weighting,
+        quantize_lr=cfg.quantize_lr,
+        augment=cfg.augment,
+    )
+
+
 def train(
     cfg: TrainConfig,
     *,
@@ -413,17 +429,7 @@ def train(
                 val_samples[: cfg.max_val_images], cfg.scale, cell=cfg.hr_patch, root=layout.root
             )
             val_set = build_val_set(val_images, cfg.scale, cfg.val_crop)
-        sampler = PatchSampler(
-            images,
-            cfg.scale,
-            cfg.patch,
-            cfg.batch,
-            seed=cfg.seed,
-            rank=info.rank,
-            grad_weighting=cfg.grad_weighting,
-            quantize_lr=cfg.quantize_lr,
-            augment=cfg.augment,
-        )
+        sampler = make_sampler(cfg, images, seed=cfg.seed, rank=info.rank)
 
         # model, EMA, optimiser
         torch.manual_seed(cfg.seed)
