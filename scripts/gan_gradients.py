@@ -45,6 +45,10 @@ def measure(run_dir: Path, batches: int = 2, seed: int = 1) -> dict[str, dict[st
     freeze_parameters(model, cfg.freeze)  # as in training: the optimizer's groups must match
     stage = GanStage(cfg, model, torch.device("cpu"), DistInfo(), EventLog(None))
     stage.load_state_dict(state["stage"])
+    if cfg.artefact_weight > 0:  # the artefact loss compares with the run's EMA model
+        ema_model = get_architecture(cfg.arch).build(cfg.model_config()).eval()
+        ema_model.load_state_dict(state["ema"])
+        stage.ema_model = ema_model
     total: dict[str, dict[str, float]] = {}
     for i in range(batches):
         lr, hr = sampler.batch_at(i)

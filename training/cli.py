@@ -144,6 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"LR input (holds colours and coarse structure; default {d.consistency_weight}, off)",
     )
     g.add_argument(
+        "--artefact-weight",
+        type=float,
+        metavar="W",
+        help="weight of an L1 loss where the output's error is busy and larger than the EMA "
+        "model's (LDL, Liang et al. 2022: damps GAN artefacts such as hatching on smooth areas; "
+        f"needs --ema; default {d.artefact_weight}, off)",
+    )
+    g.add_argument(
         "--d-warmup",
         type=int,
         metavar="N",

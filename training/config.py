@@ -77,6 +77,9 @@ class TrainConfig:
     # weight of an L1 loss between the output downscaled with the MATLAB bicubic and the LR input
     # (gan.consistency_loss): holds colours and coarse structure, leaves fine detail free; 0 = off
     consistency_weight: float = 0.0
+    # weight of the locally discriminative artefact loss (gan.artefact_loss, after Liang et al.
+    # 2022, "LDL"): L1 where the output's error is busy and worse than the EMA model's; needs --ema
+    artefact_weight: float = 0.0
     # bookkeeping
     seed: int = 0
     device: str = "auto"
@@ -140,6 +143,10 @@ class TrainConfig:
             problems.append(f"--grid-weight must be 0 or more, not {self.grid_weight}")
         if self.consistency_weight < 0:
             problems.append(f"--consistency-weight must be 0 or more, not {self.consistency_weight}")
+        if self.artefact_weight < 0:
+            problems.append(f"--artefact-weight must be 0 or more, not {self.artefact_weight}")
+        if self.artefact_weight > 0 and not self.ema:
+            problems.append("--artefact-weight compares the output with the EMA model's: it needs --ema")
         if self.d_warmup < 0:
             problems.append(f"--d-warmup must be 0 or more, not {self.d_warmup}")
         if not 0.0 <= self.grad_weighting <= 1.0:

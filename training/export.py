@@ -49,6 +49,7 @@ def recipe_text(cfg: TrainConfig, weights: str) -> str:
             f"LR-consistency loss x{cfg.consistency_weight:g}" if cfg.consistency_weight else "",
             f"grid loss x{cfg.grid_weight:g}" if cfg.grid_weight else "",
             "grid guard" if cfg.grid_guard else "",
+            f"LDL artefact loss x{cfg.artefact_weight:g}" if cfg.artefact_weight else "",
         ]
         parts[2:2] = [p for p in gan_parts if p]
     return "; ".join(parts)

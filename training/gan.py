@@ -1,8 +1,8 @@
 """Stage 2: SRGAN fine-tuning of a pre-trained generator.
 
 Generator loss = content_weight * VGG content loss + adv_weight * adversarial loss
-(+ pixel_weight * L1, grid_weight * grid-pattern L1 and consistency_weight * LR-consistency L1,
-all off by default); the discriminator learns real HR vs generated patches.
+(+ pixel_weight * L1, grid_weight * grid-pattern L1, consistency_weight * LR-consistency L1 and
+artefact_weight * artefact-map L1, all off by default); the discriminator learns real HR vs generated patches.
 """
 
 from __future__ import annotations
@@ -88,6 +88,32 @@ def consistency_loss(sr: torch.Tensor, lr: torch.Tensor, scale: int) -> torch.Te
     return nn.functional.l1_loss(down[..., e : h - e, e : w - e], lr[..., e : h - e, e : w - e])
 
 
+def artefact_map(sr: torch.Tensor, hr: torch.Tensor, sr_ema: torch.Tensor, window: int = 7) -> torch.Tensor:
+    """Where the output (NCHW) looks like an artefact rather than a detail, as a weight map
+    (N, 1, H, W) without gradient, after the locally discriminative learning of Liang et al.
+    (CVPR 2022, "Details or Artifacts"): the local variance (``window`` pixels square) of the
+    error |hr - sr| summed over channels, times the error's variance over the whole patch to the
+    1/5 (patches with a busy error count more), kept only where the output is further from the
+    original than the EMA model's output ``sr_ema``. Details that the training settles on are
+    in the EMA model's output too; artefacts come and go, so the current output is often worse
+    there."""
+    with torch.no_grad():
+        err = (hr - sr).abs().sum(dim=1, keepdim=True).float()
+        err_ema = (hr - sr_ema).abs().sum(dim=1, keepdim=True).float()
+        pad = window // 2
+        padded = nn.functional.pad(err, (pad, pad, pad, pad), mode="reflect")
+        mean = nn.functional.avg_pool2d(padded, window, stride=1)
+        local_var = (nn.functional.avg_pool2d(padded * padded, window, stride=1) - mean * mean).clamp_min(0)
+        patch_var = err.var(dim=(1, 2, 3), keepdim=True) ** 0.2
+        return local_var * patch_var * (err >= err_ema)
+
+
+def artefact_loss(sr: torch.Tensor, hr: torch.Tensor, sr_ema: torch.Tensor) -> torch.Tensor:
+    """L1 weighted by :func:`artefact_map`: pulls the output to the original only where its
+    error looks like an artefact."""
+    return (artefact_map(sr, hr, sr_ema) * (sr - hr).abs()).mean()
+
+
 class GanStage:
     name = "gan"
 
@@ -121,13 +147,16 @@ class GanStage:
         # gradients steer the generator (the generator and its optimizer stay untouched meanwhile)
         self.d_warmup_left = cfg.d_warmup
         self.log = log
+        # the EMA copy of the generator (the training loop's), for the artefact loss
+        self.ema_model: nn.Module | None = None
         self.card_extra: dict[str, Any] = {
             "perceptual_features": self.perceptual.vgg.description,
             "losses": f"VGG content x{cfg.content_weight} (MSE, features / 12.75) + adversarial x{cfg.adv_weight} "
             f"(BCE, SRGAN discriminator) + L1 x{cfg.pixel_weight}"
             + (", both blind to fixed scale-pixel patterns (grid guard)" if cfg.grid_guard else "")
             + (f" + grid-pattern L1 x{cfg.grid_weight}" if cfg.grid_weight else "")
-            + (f" + LR-consistency L1 x{cfg.consistency_weight}" if cfg.consistency_weight else ""),
+            + (f" + LR-consistency L1 x{cfg.consistency_weight}" if cfg.consistency_weight else "")
+            + (f" + LDL artefact-map L1 x{cfg.artefact_weight}" if cfg.artefact_weight else ""),
         }
         if not cfg.init_from:
             log.emit(
@@ -174,15 +203,23 @@ class GanStage:
         # --amp: the three networks run their forward passes in bf16/fp16; every loss is fp32
         with amp_context(cfg, self.device):
             sr = self.model(lr)
-        terms, seen, hr_seen = self._generator_terms(sr, hr, lr)
+        terms, seen, hr_seen = self._generator_terms(sr, hr, lr, self._ema_output(lr))
         g_loss = sum(w * value for w, value in terms.values())
         check(g_loss)
         self._backward_step(g_loss, self.g_opt)  # the scaler is updated once, after D's step
         d_loss = self._discriminator_step(hr_seen.float(), seen.float(), check)
         return {"g": g_loss.detach(), **{k: v.detach() for k, (_, v) in terms.items()}, "d": d_loss}
 
+    def _ema_output(self, lr: torch.Tensor) -> torch.Tensor | None:
+        if self.cfg.artefact_weight <= 0:
+            return None
+        if self.ema_model is None:
+            raise RuntimeError("the artefact loss needs the EMA model: set GanStage.ema_model")
+        with torch.no_grad(), amp_context(self.cfg, self.device):
+            return self.ema_model(lr).float()
+
     def _generator_terms(
-        self, sr: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor
+        self, sr: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor, sr_ema: torch.Tensor | None = None
     ) -> tuple[dict[str, tuple[float, torch.Tensor]], torch.Tensor, torch.Tensor]:
         """The generator's loss terms as name -> (weight, unweighted value), and what the
         discriminator sees of the output and of the original."""
@@ -199,6 +236,8 @@ class GanStage:
             terms["grid"] = (cfg.grid_weight, grid_loss(sr, hr, cfg.scale))
         if cfg.consistency_weight > 0:
             terms["consistency"] = (cfg.consistency_weight, consistency_loss(sr, lr.float(), cfg.scale))
+        if sr_ema is not None:
+            terms["artefact"] = (cfg.artefact_weight, artefact_loss(sr, hr, sr_ema))
         return terms, seen, hr_seen
 
     def gradient_sizes(self, lr: torch.Tensor, hr: torch.Tensor) -> dict[str, dict[str, float]]:
@@ -218,7 +257,8 @@ class GanStage:
             }
         }
         out = sr.requires_grad_(True)
-        for name, (weight, value) in self._generator_terms(out, hr, lr)[0].items():
+        terms = self._generator_terms(out, hr, lr, self._ema_output(lr))[0]
+        for name, (weight, value) in terms.items():
             (grad,) = torch.autograd.grad(weight * value, out, retain_graph=True)
             norm = grad.norm()
             rest = remove_fixed_pattern(grad, self.cfg.scale).norm()

@@ -454,6 +454,8 @@ def train(
         model.train()
         stage = build_stage(cfg, model, device, info, log)
         ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
+        if ema and hasattr(stage, "ema_model"):
+            stage.ema_model = ema.module
 
         iteration, planned, best, elapsed_before = 0, cfg.iters, {}, 0.0
         if resume:

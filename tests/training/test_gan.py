@@ -393,10 +393,11 @@ def test_gan_gradients_script_measures_each_loss(hr_folder: Path, tmp_path: Path
     cfg = tiny_config(
         hr_folder, tmp_path / "a", stage="gan", iters=2, init_from=str(pre), vgg_weights=str(vgg),
         batch=2, freeze="tail", grid_guard=True, grid_weight=1.0, pixel_weight=0.1,
+        ema=0.9, artefact_weight=1.0,
     )  # fmt: skip
     train(cfg, echo=None)
     report = script.measure(tmp_path / "a", batches=2)
-    assert set(report) == {"discriminator", "content", "adv", "l1", "grid"}
+    assert set(report) == {"discriminator", "content", "adv", "l1", "grid", "artefact"}
     d = report["discriminator"]
     assert d["iteration"] == 2 and 0 < d["p_real_original"] < 1 and 0 < d["p_real_output"] < 1
     assert all(report[k]["norm"] > 0 for k in ("content", "adv", "l1", "grid"))
@@ -433,3 +434,50 @@ def test_consistency_weight_adds_the_loss(hr_folder: Path, tmp_path: Path) -> No
     assert losses["consistency"] > 0
     assert torch.allclose(losses["g"], rest + 0.5 * losses["consistency"], rtol=1e-5)
     assert "LR-consistency L1 x0.5" in stage.card_extra["losses"]
+
+
+def test_artefact_map_marks_busy_errors_where_the_output_is_worse_than_the_ema() -> None:
+    """artefact_map: a hatch on a smooth area is marked, a flat brightness offset of the same
+    size is not (its error has no local variance), and nothing is marked where the EMA model's
+    output is further from the original than the current one."""
+    from training.gan import artefact_loss, artefact_map
+
+    hr = torch.full((1, 3, 32, 32), 0.5)
+    hatch = 0.05 * (torch.arange(32)[:, None] + torch.arange(32)[None, :]).remainder(2).float()
+    hatched, offset = hr + hatch, hr + 0.05
+    m = artefact_map(hatched, hr, sr_ema=hr)
+    assert m.shape == (1, 1, 32, 32) and (m > 0).float().mean() > 0.9
+    assert artefact_loss(offset, hr, sr_ema=hr) == 0
+    assert artefact_loss(hatched, hr, sr_ema=hr) > 0
+    # the EMA output is worse everywhere: the current output is trusted
+    assert artefact_map(hatched, hr, sr_ema=hr - 0.1).abs().max() == 0
+    # the map is a weight, not a path for gradients: d loss / d sr = map * sign(sr - hr) / numel
+    sr = hatched.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(artefact_loss(sr, hr, sr_ema=hr), sr)
+    expected = artefact_map(hatched, hr, hr) * torch.sign(hatched - hr) / hatched.numel()
+    assert torch.allclose(grad, expected, atol=1e-12)
+
+
+def test_artefact_weight_needs_ema_and_trains_with_the_loops_ema(hr_folder: Path, tmp_path: Path) -> None:
+    from training.config import ConfigError
+
+    with pytest.raises(ConfigError, match="needs --ema"):
+        tiny_config(hr_folder, tmp_path / "x", stage="gan", artefact_weight=1.0, ema=0.0).validate()
+    with pytest.raises(ConfigError, match="--artefact-weight must be 0 or more"):
+        tiny_config(hr_folder, tmp_path / "y", stage="gan", artefact_weight=-1.0, ema=0.9).validate()
+    stage, _ = _tiny_gan_stage(hr_folder, tmp_path, artefact_weight=1.0, ema=0.9)
+    with pytest.raises(RuntimeError, match="needs the EMA model"):
+        stage.step(torch.rand(2, 3, 12, 12), torch.rand(2, 3, 24, 24), check=lambda loss: None)
+    vgg = _vgg16_weights_file(tmp_path / "vgg16.pth")
+    pre = train(tiny_config(hr_folder, tmp_path / "pre", iters=2), echo=None).export_path
+    cfg = tiny_config(
+        hr_folder, tmp_path / "a", stage="gan", iters=3, init_from=str(pre), vgg_weights=str(vgg),
+        batch=2, ema=0.9, artefact_weight=2.0, log_every=1,
+    )  # fmt: skip
+    result = train(cfg, echo=None)
+    from sr_desktop.core.modelfile import load_model
+
+    losses = [e["losses"] for e in read_events(tmp_path / "a" / "events.jsonl") if e["type"] == "train"]
+    assert losses and all(e["artefact"] >= 0 for e in losses)
+    card = load_model(result.export_path).card
+    assert "artefact" in str(card)
