@@ -43,12 +43,12 @@ def measure(run_dir: Path, batches: int = 2, seed: int = 1) -> dict[str, dict[st
     model = get_architecture(cfg.arch).build(cfg.model_config())
     model.load_state_dict(state["model"])
     freeze_parameters(model, cfg.freeze)  # as in training: the optimizer's groups must match
-    stage = GanStage(cfg, model, torch.device("cpu"), DistInfo(), EventLog(None))
-    stage.load_state_dict(state["stage"])
+    ema_model = None
     if cfg.artefact_weight > 0:  # the artefact loss compares with the run's EMA model
         ema_model = get_architecture(cfg.arch).build(cfg.model_config()).eval()
         ema_model.load_state_dict(state["ema"])
-        stage.ema_model = ema_model
+    stage = GanStage(cfg, model, torch.device("cpu"), DistInfo(), EventLog(None), ema_model=ema_model)
+    stage.load_state_dict(state["stage"])
     total: dict[str, dict[str, float]] = {}
     for i in range(batches):
         lr, hr = sampler.batch_at(i)

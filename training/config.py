@@ -35,6 +35,9 @@ class TrainConfig:
     grad_weighting: float = 0.7  # share of patches drawn by local gradient energy (rest uniform)
     quantize_lr: bool = True  # round synthesised LR to 8 bit, as MATLAB-made LR files are
     augment: bool = True  # flips and 90 degree rotations
+    # HR-only datasets: copies of each training image downscaled (MATLAB bicubic) by these factors
+    # join the training set, e.g. "0.75,0.5": denser detail per pixel, less JPEG noise and defocus
+    add_downscaled: str = ""
     # model
     arch: str = "edsr"
     n_resblocks: int = 16
@@ -103,6 +106,19 @@ class TrainConfig:
             return self.loss
         return "mse" if self.arch == "srresnet" else "l1"
 
+    def downscale_factors(self) -> tuple[float, ...]:
+        """The ``add_downscaled`` factors as numbers (ValueError when one is not a number)."""
+        return tuple(float(f) for f in self.add_downscaled.replace(" ", "").split(",") if f)
+
+    def gan_loss_terms(self) -> list[str]:
+        """The optional GAN-stage losses that are on, as "name xW" (for model cards and recipes)."""
+        terms = (
+            ("LR-consistency L1", self.consistency_weight),
+            ("grid-pattern L1", self.grid_weight),
+            ("LDL artefact-map L1", self.artefact_weight),
+        )
+        return [f"{name} x{weight:g}" for name, weight in terms if weight]
+
     def lr_step_size(self) -> int:
         return self.lr_step if self.lr_step > 0 else max(1, (2 * self.iters) // 3)
 
@@ -149,6 +165,15 @@ class TrainConfig:
             problems.append("--artefact-weight compares the output with the EMA model's: it needs --ema")
         if self.d_warmup < 0:
             problems.append(f"--d-warmup must be 0 or more, not {self.d_warmup}")
+        try:
+            factors = self.downscale_factors()
+        except ValueError:
+            problems.append(f"--add-downscaled takes factors such as 0.75,0.5, not {self.add_downscaled!r}")
+        else:
+            if any(not 0.0 < f < 1.0 for f in factors):
+                problems.append(
+                    f"--add-downscaled factors must be between 0 and 1, not {self.add_downscaled!r}"
+                )
         if not 0.0 <= self.grad_weighting <= 1.0:
             problems.append("--grad-weighting must be in [0, 1]")
         if problems:

@@ -224,8 +224,21 @@ class CachedImage:
     energy: np.ndarray  # per-cell gradient energy
 
 
-def load_cache(samples: list[Sample], scale: int, cell: int, root: Path | str = "") -> list[CachedImage]:
-    """Decode every image once into RAM (uint8); decode errors are collected, not raised one by one."""
+def load_cache(
+    samples: list[Sample],
+    scale: int,
+    cell: int,
+    root: Path | str = "",
+    downscaled: tuple[float, ...] = (),
+    min_side: int = 0,
+) -> list[CachedImage]:
+    """Decode every image once into RAM (uint8); decode errors are collected, not raised one by one.
+
+    ``downscaled`` factors add, for each HR-only image, copies shrunk with the MATLAB bicubic
+    (named ``name@factor``); a copy whose shorter side would fall below ``min_side`` is left out.
+    """
+    from sr_desktop.core.resize import imresize
+
     images, problems = [], []
     for s in samples:
         try:
@@ -235,8 +248,18 @@ def load_cache(samples: list[Sample], scale: int, cell: int, root: Path | str = 
             problems.append(f"{s.hr_path.name}: cannot decode ({type(exc).__name__}: {exc})")
             continue
         if lr is not None:
+            if downscaled:
+                problems.append(
+                    f"{s.hr_path.name}: has an LR partner; downscaled copies need an HR-only dataset"
+                )
+                continue
             hr = hr[: lr.shape[0] * scale, : lr.shape[1] * scale]
         images.append(CachedImage(s.name, hr, lr, gradient_energy(hr, cell)))
+        for factor in downscaled:
+            if min(hr.shape[:2]) * factor < min_side:
+                continue
+            small = imresize(hr, scale=factor)
+            images.append(CachedImage(f"{s.name}@{factor:g}", small, None, gradient_energy(small, cell)))
     if problems:
         raise DatasetError(problems, root)
     return images

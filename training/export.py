@@ -42,16 +42,16 @@ def recipe_text(cfg: TrainConfig, weights: str) -> str:
         f"EMA {cfg.ema:g}" if cfg.ema else "no EMA",
         f"weights {weights}",
     ]
+    if cfg.add_downscaled:
+        factors = ", x".join(f"{f:g}" for f in cfg.downscale_factors())
+        parts.insert(
+            parts.index("flips/rotations" if cfg.augment else "no augmentation"),
+            f"plus HR copies downscaled x{factors}",
+        )
     if cfg.freeze:
         parts.insert(1, f"{cfg.freeze} frozen")
     if cfg.stage != "pretrain":
-        gan_parts = [
-            f"LR-consistency loss x{cfg.consistency_weight:g}" if cfg.consistency_weight else "",
-            f"grid loss x{cfg.grid_weight:g}" if cfg.grid_weight else "",
-            "grid guard" if cfg.grid_guard else "",
-            f"LDL artefact loss x{cfg.artefact_weight:g}" if cfg.artefact_weight else "",
-        ]
-        parts[2:2] = [p for p in gan_parts if p]
+        parts[2:2] = cfg.gan_loss_terms() + (["grid guard"] if cfg.grid_guard else [])
     return "; ".join(parts)
 
 

@@ -118,8 +118,17 @@ class GanStage:
     name = "gan"
 
     def __init__(
-        self, cfg: TrainConfig, model: nn.Module, device: torch.device, info: DistInfo, log: EventLog
+        self,
+        cfg: TrainConfig,
+        model: nn.Module,
+        device: torch.device,
+        info: DistInfo,
+        log: EventLog,
+        ema_model: nn.Module | None = None,
     ):
+        """``ema_model``: the training loop's EMA copy of ``model``; the artefact loss needs it."""
+        if cfg.artefact_weight > 0 and ema_model is None:
+            raise ValueError("the artefact loss compares with the EMA model: pass ema_model")
         self.cfg, self.model, self.device = cfg, model, device
 
         def warn(msg: str) -> None:
@@ -147,16 +156,13 @@ class GanStage:
         # gradients steer the generator (the generator and its optimizer stay untouched meanwhile)
         self.d_warmup_left = cfg.d_warmup
         self.log = log
-        # the EMA copy of the generator (the training loop's), for the artefact loss
-        self.ema_model: nn.Module | None = None
+        self.ema_model = ema_model
         self.card_extra: dict[str, Any] = {
             "perceptual_features": self.perceptual.vgg.description,
             "losses": f"VGG content x{cfg.content_weight} (MSE, features / 12.75) + adversarial x{cfg.adv_weight} "
             f"(BCE, SRGAN discriminator) + L1 x{cfg.pixel_weight}"
             + (", both blind to fixed scale-pixel patterns (grid guard)" if cfg.grid_guard else "")
-            + (f" + grid-pattern L1 x{cfg.grid_weight}" if cfg.grid_weight else "")
-            + (f" + LR-consistency L1 x{cfg.consistency_weight}" if cfg.consistency_weight else "")
-            + (f" + LDL artefact-map L1 x{cfg.artefact_weight}" if cfg.artefact_weight else ""),
+            + "".join(f" + {term}" for term in cfg.gan_loss_terms()),
         }
         if not cfg.init_from:
             log.emit(
@@ -211,10 +217,8 @@ class GanStage:
         return {"g": g_loss.detach(), **{k: v.detach() for k, (_, v) in terms.items()}, "d": d_loss}
 
     def _ema_output(self, lr: torch.Tensor) -> torch.Tensor | None:
-        if self.cfg.artefact_weight <= 0:
+        if self.cfg.artefact_weight <= 0 or self.ema_model is None:
             return None
-        if self.ema_model is None:
-            raise RuntimeError("the artefact loss needs the EMA model: set GanStage.ema_model")
         with torch.no_grad(), amp_context(self.cfg, self.device):
             return self.ema_model(lr).float()
 

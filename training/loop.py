@@ -28,7 +28,15 @@ from sr_desktop.core.cpu_memory import retain_freed_memory
 
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import ConfigError, TrainConfig
-from .data import PatchSampler, Prefetcher, build_val_set, load_cache, scan_dataset, split_samples
+from .data import (
+    LR_MARGIN,
+    PatchSampler,
+    Prefetcher,
+    build_val_set,
+    load_cache,
+    scan_dataset,
+    split_samples,
+)
 from .distributed import (
     DistInfo,
     all_reduce_max_sum,
@@ -331,12 +339,19 @@ class PretrainStage:
         self.optimizer.load_state_dict(state["optimizer"])
 
 
-def build_stage(cfg: TrainConfig, model: nn.Module, device: torch.device, info: DistInfo, log: EventLog):
+def build_stage(
+    cfg: TrainConfig,
+    model: nn.Module,
+    device: torch.device,
+    info: DistInfo,
+    log: EventLog,
+    ema: EMA | None = None,
+):
     if cfg.stage == "pretrain":
         return PretrainStage(cfg, model, device)
     from .gan import GanStage
 
-    return GanStage(cfg, model, device, info, log)
+    return GanStage(cfg, model, device, info, log, ema_model=ema.module if ema else None)
 
 
 # --- the loop ----------------------------------------------------------------------------
@@ -422,7 +437,14 @@ def train(
         layout = scan_dataset(cfg.dataset, cfg.scale, min_hr_side=cfg.hr_patch)
         train_samples, val_samples = split_samples(layout, cfg.val_fraction, seed=cfg.seed)
         t0 = time.perf_counter()
-        images = load_cache(train_samples, cfg.scale, cell=cfg.hr_patch, root=layout.root)
+        images = load_cache(
+            train_samples,
+            cfg.scale,
+            cell=cfg.hr_patch,
+            root=layout.root,
+            downscaled=cfg.downscale_factors(),
+            min_side=cfg.hr_patch + 2 * LR_MARGIN * cfg.scale,
+        )
         val_set = []
         if info.is_main:
             val_images = load_cache(
@@ -452,10 +474,8 @@ def train(
         if frozen:
             init_note = (init_note + "; " if init_note else "") + f"{frozen} weights frozen ({cfg.freeze})"
         model.train()
-        stage = build_stage(cfg, model, device, info, log)
         ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
-        if ema and hasattr(stage, "ema_model"):
-            stage.ema_model = ema.module
+        stage = build_stage(cfg, model, device, info, log, ema)
 
         iteration, planned, best, elapsed_before = 0, cfg.iters, {}, 0.0
         if resume:
@@ -488,7 +508,8 @@ def train(
             + (f", {cfg.amp} autocast" if cfg.amp != "off" else ""),
             resumed=resume,
             amp=cfg.amp,
-            train_images=len(images),
+            train_images=len(train_samples),
+            downscaled_copies=len(images) - len(train_samples),
             val_images=len(val_set),
             cache_s=round(time.perf_counter() - t0, 2),
             threads=torch.get_num_threads(),

@@ -179,3 +179,34 @@ def test_recipe_is_the_committed_run(state: Path) -> None:
 
 def test_the_x2_run_is_committed() -> None:
     assert "edsr-x2" in {p.parent.name for p in COMMITTED_RUNS}
+
+
+def test_add_downscaled_is_checked_may_change_on_resume_and_reaches_the_recipe_text(tmp_path: Path) -> None:
+    from training.config import ConfigError, TrainConfig
+    from training.export import recipe_text
+
+    for bad in ("0.5,x", "1.5", "0"):
+        with pytest.raises(ConfigError, match="--add-downscaled"):
+            TrainConfig(dataset="d", iters=1, add_downscaled=bad).validate()
+    run = tmp_path / "run"
+    run.mkdir()
+    TrainConfig(dataset="d", iters=100).save(run / "config.json")
+    ns = build_parser().parse_args(["--resume", str(run), "--add-downscaled", "0.75, 0.5"])
+    cfg, _, notes = config_from_args(ns)
+    cfg.validate()
+    assert cfg.downscale_factors() == (0.75, 0.5) and not notes
+    assert "plus HR copies downscaled x0.75, x0.5; flips/rotations" in recipe_text(cfg, "w")
+    assert "downscaled" not in recipe_text(TrainConfig(dataset="d"), "w")
+
+
+def test_gan_recipe_text_lists_each_extra_loss_once_with_its_weight() -> None:
+    from training.config import TrainConfig
+    from training.export import recipe_text
+
+    cfg = TrainConfig(
+        dataset="d", stage="gan", consistency_weight=1, grid_weight=0.5, artefact_weight=100, grid_guard=True
+    )
+    text = recipe_text(cfg, "w")
+    assert "LR-consistency L1 x1; grid-pattern L1 x0.5; LDL artefact-map L1 x100; grid guard;" in text
+    assert text.count("L1 x") == 3 + 1  # the three extras and the GAN stage's pixel L1
+    assert "LR-consistency" not in recipe_text(TrainConfig(dataset="d", stage="gan"), "w")

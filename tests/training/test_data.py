@@ -159,3 +159,34 @@ def test_gradient_weighting_prefers_textured_regions() -> None:
         counts[weight] = np.mean(np.array(lefts) + 8 >= 64)  # patch centre in the textured half
     assert counts[0.0] < 0.65
     assert counts[0.9] > 0.85
+
+
+def test_downscaled_copies_join_the_cache_as_matlab_bicubic_shrinks(tmp_path: Path) -> None:
+    from sr_desktop.core.resize import imresize
+
+    root = make_hr_folder(tmp_path / "ds", n=3, size=(60, 80))
+    samples = scan_dataset(root, 2).samples
+    plain = load_cache(samples, 2, cell=16)
+    images = load_cache(samples, 2, cell=16, downscaled=(0.75, 0.5), min_side=32)
+    assert [im.name for im in plain] == [s.name for s in samples]
+    # 0.5 x 60 = 30 < 32: that copy is left out; 0.75 x 60 = 45 is kept
+    assert [im.name for im in images] == [n for s in samples for n in (s.name, f"{s.name}@0.75")]
+    for im, orig in zip(images[1::2], plain, strict=True):
+        assert im.hr.shape == (45, 60, 3) and im.hr.dtype == np.uint8 and im.lr is None
+        np.testing.assert_array_equal(im.hr, imresize(orig.hr, scale=0.75))
+        np.testing.assert_allclose(im.energy, gradient_energy(im.hr, 16))
+    # every copy can be drawn by the sampler
+    sampler = PatchSampler(images, 2, 8, 64, seed=0)
+    drawn = {sampler._position(np.random.default_rng(k))[0] for k in range(400)}
+    assert drawn == set(range(len(images)))
+
+
+def test_downscaled_copies_are_refused_for_paired_datasets(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    for i in range(3):
+        _save(root / "HR" / f"a{i}.png", 40, 48, i)
+        _save(root / "LR" / "x2" / f"a{i}x2.png", 20, 24, i)
+    samples = scan_dataset(root, 2).samples
+    assert len(load_cache(samples, 2, cell=16)) == 3
+    with pytest.raises(DatasetError, match="a0.png: has an LR partner; downscaled copies need an HR-only"):
+        load_cache(samples, 2, cell=16, downscaled=(0.5,))

@@ -364,3 +364,11 @@ def test_freeze_keeps_the_named_weights_fixed(hr_folder: Path, tmp_path: Path) -
 def test_freeze_of_unknown_weights_is_a_clear_error(hr_folder: Path, tmp_path: Path) -> None:
     with pytest.raises(TrainingFailed, match="--freeze tial: no such weights .*tail"):
         train(tiny_config(hr_folder, tmp_path / "x", iters=1, freeze="tial"), echo=None)
+
+
+def test_a_run_with_downscaled_copies_trains_on_them_and_says_so(hr_folder: Path, tmp_path: Path) -> None:
+    cfg = tiny_config(hr_folder, tmp_path / "run", iters=3, add_downscaled="0.75")
+    result = train(cfg, echo=None)
+    start = next(e for e in read_events(tmp_path / "run" / "events.jsonl") if e["type"] == "start")
+    assert result.iteration == 3
+    assert start["downscaled_copies"] == start["train_images"] > 0
