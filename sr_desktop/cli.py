@@ -24,6 +24,12 @@ def _add_device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
     p.add_argument("--tile", default="auto", help="auto (from free memory), none, or a size in pixels")
+    p.add_argument(
+        "--tta",
+        action="store_true",
+        help="test-time augmentation: average the network's outputs over the 8 flips/rotations "
+        "of each tile (8x slower, slightly more faithful)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,7 +133,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         options.max_pixels = args.max_pixels or None
     options.validate()
     model = _load(args.model)
-    upscaler = Upscaler(model, device=args.device, precision=args.precision, tile=args.tile)
+    upscaler = Upscaler(model, device=args.device, precision=args.precision, tile=args.tile, tta=args.tta)
     printer = _Printer(args.quiet)
     progress = Progress(printer.progress)
     previous = signal.signal(signal.SIGINT, lambda *_: progress.cancel())
@@ -196,7 +202,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     model = _load(args.model)
     if model.scale != args.scale:
         raise UsageError(f"model {model.name} is x{model.scale}, but --scale {args.scale} was given")
-    upscaler = Upscaler(model, device=args.device, precision=args.precision, tile=args.tile)
+    upscaler = Upscaler(model, device=args.device, precision=args.precision, tile=args.tile, tta=args.tta)
 
     def upscale(lr: np.ndarray) -> np.ndarray:
         return from_float(upscaler.upscale_array(to_float(lr)), 8)
@@ -205,6 +211,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         data = report.to_dict()
         data["model"] = model.name
+        data["tta"] = args.tta
         print(json.dumps(data, indent=2))
         return 0
     print(f"{'image':16s} {'PSNR':>8s} {'SSIM':>7s}   {'bicubic':>8s} {'SSIM':>7s}   {'detail':>6s}")
@@ -217,7 +224,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         f"{'mean':16s} {report.mean_psnr:8.2f} {report.mean_ssim:7.4f}   "
         f"{report.mean_bicubic_psnr:8.2f} {report.mean_bicubic_ssim:7.4f}   {report.mean_detail:6.0%}"
     )
-    print(f"(Y channel, {args.scale} pixels shaved; model {model.name} x{model.scale})")
+    tta = ", 8-way test-time augmentation" if args.tta else ""
+    print(f"(Y channel, {args.scale} pixels shaved; model {model.name} x{model.scale}{tta})")
     print(
         f"detail: the output's mean luma gradient over the original's; {args.scale}-pixel grid in the "
         f"outputs: {report.grid:.2%} of their fine detail (chance level {report.grid_chance:.2%})"

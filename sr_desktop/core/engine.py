@@ -148,8 +148,35 @@ class RunStats:
     tiles_retried_fp32: int = 0
 
 
+def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k``-th (0-7) of the 8 flips/transposes of an NCHW tensor; 0 is the identity."""
+    if k & 4:
+        x = x.transpose(-2, -1)
+    if k & 2:
+        x = x.flip(-2)
+    if k & 1:
+        x = x.flip(-1)
+    return x
+
+
+def undo_dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The inverse of :func:`dihedral` (the same steps in reverse order)."""
+    if k & 1:
+        x = x.flip(-1)
+    if k & 2:
+        x = x.flip(-2)
+    if k & 4:
+        x = x.transpose(-2, -1)
+    return x
+
+
 class Upscaler:
-    """A model placed on a device at a precision, ready to upscale images of any size."""
+    """A model placed on a device at a precision, ready to upscale images of any size.
+
+    ``tta``: test-time augmentation (the "self-ensemble" of Lim et al., EDSR, 2017): every tile
+    goes through the network in its 8 flips/transposes and the outputs, turned back, are averaged.
+    8x the time for a little more fidelity.
+    """
 
     def __init__(
         self,
@@ -157,8 +184,10 @@ class Upscaler:
         device: str = "auto",
         precision: str = "auto",
         tile: str | int | None = "auto",
+        tta: bool = False,
     ):
         self.model = model
+        self.tta = tta
         self.device = select_device(device)
         self.dtype = select_precision(self.device, precision, model)
         self.tile_spec = parse_tile(tile)
@@ -192,16 +221,24 @@ class Upscaler:
     @torch.inference_mode()
     def _run_tile(self, x: torch.Tensor, full_precision: bool = False) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
+        if not self.tta:
+            return self._forward(x, full_precision).clamp_(0, 1)
+        out = self._forward(x, full_precision)
+        for k in range(1, 8):
+            out += undo_dihedral(self._forward(dihedral(x, k), full_precision), k)
+        return out.div_(8).clamp_(0, 1)
+
+    def _forward(self, x: torch.Tensor, full_precision: bool) -> torch.Tensor:
         if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
         if full_precision and self.dtype != torch.float32:
-            return self._fp32()(x.float()).clamp_(0, 1)
+            return self._fp32()(x.float())
         out = self.module(x.to(self.dtype)).float()
         if self.dtype == torch.float16 and not torch.isfinite(out).all():
             # fp16 overflowed on this tile: redo it at full precision
             self.stats.tiles_retried_fp32 += 1
             out = self._fp32()(x.float())
-        return out.clamp_(0, 1)
+        return out
 
     def upscale_tensor(
         self,

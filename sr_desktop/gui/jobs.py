@@ -291,6 +291,7 @@ class EngineChoice:
     device: str = "auto"
     precision: str = "auto"
     tile: str = "auto"
+    tta: bool = False
 
 
 _upscalers: dict[EngineChoice, Any] = {}
@@ -307,7 +308,7 @@ def get_upscaler(choice: EngineChoice) -> Any:
         from ..core.modelfile import load_model
 
         model = load_model(choice.model_path, name=choice.model_name)
-        upscaler = Upscaler(model, choice.device, choice.precision, choice.tile)
+        upscaler = Upscaler(model, choice.device, choice.precision, choice.tile, tta=choice.tta)
         _upscalers.clear()
         _upscalers[choice] = upscaler
         return upscaler

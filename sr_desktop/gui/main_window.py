@@ -60,6 +60,13 @@ def format_duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def _engine_choice_for(info: jobs.ModelInfo, values: dict) -> jobs.EngineChoice:
+    """The engine the settings panel's ``values`` ask for, with the model ``info``."""
+    return jobs.EngineChoice(
+        info.path, info.name, values["device"], values["precision"], values["tile"], values["tta"]
+    )
+
+
 class MainWindow(QMainWindow):
     models_loaded = Signal()  # the model list and devices arrived
     preview_ready = Signal()  # a preview patch is shown
@@ -418,7 +425,7 @@ class MainWindow(QMainWindow):
     def _settings_changed(self) -> None:
         self.queue.set_scale(self.panel.output_factor())
         v = self.panel.values()
-        engine = (v["model"], v["device"], v["precision"], v["tile"])
+        engine = (v["model"], v["device"], v["precision"], v["tile"], v["tta"])
         if engine != getattr(self, "_engine_key", None):
             self._engine_key = engine
             self._engine_timer.start()
@@ -432,7 +439,7 @@ class MainWindow(QMainWindow):
         if info is None or info.error:
             return None
         v = self.panel.values()
-        return jobs.EngineChoice(info.path, info.name, v["device"], v["precision"], v["tile"])
+        return _engine_choice_for(info, v)
 
     def check_engine(self) -> None:
         """Resolve Auto (device, precision, tile) for the chosen model in a worker."""
@@ -462,7 +469,8 @@ class MainWindow(QMainWindow):
         precision = {"float32": "FP32", "float16": "FP16", "bfloat16": "BF16"}.get(
             info.precision, info.precision
         )
-        self.panel.set_engine_info(f"Runs on {device} in {precision}, {tile}")
+        tta = ", each tile 8 times (test-time augmentation)" if info.choice.tta else ""
+        self.panel.set_engine_info(f"Runs on {device} in {precision}, {tile}{tta}")
 
     def _engine_finished(self) -> None:
         self._engine_worker = None
@@ -523,7 +531,7 @@ class MainWindow(QMainWindow):
         if region is None:
             return
         v = self.panel.values()
-        choice = jobs.EngineChoice(info.path, info.name, v["device"], v["precision"], v["tile"])
+        choice = _engine_choice_for(info, v)
         key = (self._source.path, jobs.clamp_region(region, self._source.width, self._source.height), choice)
         if key == self._preview_key and self.sender() is self._live_timer:
             return  # a live refresh of what is already shown (or coming)
@@ -583,7 +591,7 @@ class MainWindow(QMainWindow):
         v = self.panel.values()
         request = jobs.BatchRequest(
             paths=files,
-            choice=jobs.EngineChoice(info.path, info.name, v["device"], v["precision"], v["tile"]),
+            choice=_engine_choice_for(info, v),
             outdir=v["outdir"],
             outscale=v["outscale"],
             format=v["format"],

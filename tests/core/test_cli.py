@@ -174,6 +174,10 @@ def test_eval_command_reports_model_and_bicubic(tmp_path, model, capsys):
     data = json.loads(capsys.readouterr().out)
     assert len(data["images"]) == 2 and data["model"] == "tiny-x2"
     assert data["mean_bicubic_psnr"] > 25  # smooth images: bicubic is good
+    assert data["tta"] is False
+    assert main(["eval", "--model", str(model), "--hr", str(hr), "--scale", "2", "--json", "--tta"]) == 0
+    tta = json.loads(capsys.readouterr().out)
+    assert tta["tta"] is True and tta["mean_psnr"] != data["mean_psnr"]
     assert main(["eval", "--model", str(model), "--hr", str(hr), "--scale", "3"]) == 2
 
 

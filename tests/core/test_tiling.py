@@ -190,3 +190,35 @@ def test_pause_after_cancel_does_not_block():
     assert not progress.paused
     with pytest.raises(Cancelled):
         progress.check()  # returns at once instead of waiting for a resume that never comes
+
+
+def test_dihedral_transforms_are_eight_distinct_invertible_ones():
+    from sr_desktop.core.engine import dihedral, undo_dihedral
+
+    x = torch.rand(1, 3, 5, 7)
+    seen = []
+    for k in range(8):
+        y = dihedral(x, k)
+        assert torch.equal(undo_dihedral(y, k), x)
+        assert not any(y.shape == s.shape and torch.equal(y, s) for s in seen)
+        seen.append(y)
+    assert torch.equal(dihedral(x, 0), x)
+
+
+def test_tta_averages_the_outputs_of_all_flips_and_rotations_tiled_or_not():
+    model = tiny_descriptor(scale=2, seed=3)
+    x = torch.rand(1, 3, 80, 50)
+    # the 8 symmetries of the square written independently: rotations, each with and without a flip
+    outs = []
+    for r in range(4):
+        for flip in (False, True):
+            t = torch.rot90(x.flip(-1) if flip else x, r, dims=(-2, -1))
+            y = torch.rot90(model(t), -r, dims=(-2, -1))
+            outs.append(y.flip(-1) if flip else y)
+    expected = torch.stack(outs).mean(0).clamp(0, 1)
+    whole = Upscaler(model, device="cpu", precision="fp32", tile="none", tta=True).upscale_tensor(x)
+    assert (whole - expected).abs().max().item() < 1e-5
+    plain = Upscaler(model, device="cpu", precision="fp32", tile="none").upscale_tensor(x)
+    assert (plain - expected).abs().max().item() > 1e-3  # a random net is not symmetric
+    tiled = Upscaler(model, device="cpu", precision="fp32", tile=32, tta=True).upscale_tensor(x)
+    assert (tiled - whole).abs().max().item() <= 1 / 255

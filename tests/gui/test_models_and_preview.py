@@ -109,6 +109,13 @@ def test_engine_auto_shows_device_and_tile(qtbot, model_window):
     panel = model_window.panel
     qtbot.waitUntil(lambda: panel.engine_label.text().startswith("Runs on the CPU"), timeout=30000)
     assert panel.tile_combo.itemText(0).startswith("Auto (") and panel.tile_combo.itemText(0).endswith(" px)")
+    assert "augmentation" not in panel.engine_label.text()
+    panel.tta_check.setChecked(True)
+    qtbot.waitUntil(lambda: "(test-time augmentation)" in panel.engine_label.text(), timeout=30000)
+    from sr_desktop.gui import jobs
+
+    assert jobs.get_upscaler(model_window._engine_choice()).tta is True
+    panel.tta_check.setChecked(False)
     # a choice the device cannot do is reported before any run
     panel._select(panel.precision_combo, "fp16")
     qtbot.waitUntil(

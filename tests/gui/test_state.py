@@ -22,6 +22,7 @@ def test_settings_restored_after_restart(qtbot, window, tmp_path):
     p._select(p.exists_combo, "rename")
     p._select(p.precision_combo, "bf16")
     p._select(p.tile_combo, "256")
+    p.tta_check.setChecked(True)
     window.resize(1000, 650)
     window.close()
 
@@ -38,7 +39,7 @@ def test_settings_restored_after_restart(qtbot, window, tmp_path):
         "{stem}_x{scale}",
         "rename",
     )
-    assert (v["precision"], v["tile"]) == ("bf16", "256")
+    assert (v["precision"], v["tile"], v["tta"]) == ("bf16", "256", True)
     # the offscreen screen is 800 px wide, so Qt clamps the restored width; the height is kept
     assert again.height() == 650
     assert not again.settings.value("window/splitter").isEmpty()
