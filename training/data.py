@@ -265,6 +265,12 @@ def load_cache(
     return images
 
 
+def margin_side(hr_patch: int, scale: int) -> int:
+    """The shorter image side that leaves room for an HR patch plus the on-the-fly LR margin;
+    one smaller image turns the margin off for all (see :class:`PatchSampler`)."""
+    return hr_patch + 2 * LR_MARGIN * scale
+
+
 class PatchSampler:
     """Draws batches of (LR, HR) patch pairs as NCHW float tensors in [0, 1].
 
@@ -294,7 +300,7 @@ class PatchSampler:
         self.cell = self.hr_patch  # load_cache(cell=hr_patch) made the energy grid
         self.paired = images[0].lr is not None
         # Keep a margin for on-the-fly LR when every image is big enough (same shape per batch).
-        need = self.hr_patch + 2 * LR_MARGIN * scale
+        need = margin_side(self.hr_patch, scale)
         self.margin = 0 if self.paired or any(min(im.hr.shape[:2]) < need for im in images) else LR_MARGIN
         energies = [im.energy.ravel() for im in images]
         self._owner = np.concatenate([np.full(e.size, i) for i, e in enumerate(energies)])
@@ -360,17 +366,12 @@ def augment_pairs(
     lr: torch.Tensor, hr: torch.Tensor, rng: np.random.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Random horizontal/vertical flips and transposes (the 8 dihedral transforms), per sample."""
+    from sr_desktop.core.engine import dihedral
+
     codes = rng.integers(0, 8, size=lr.shape[0])
     lr_out, hr_out = torch.empty_like(lr), torch.empty_like(hr)
     for b, code in enumerate(codes):
-        x, y = lr[b], hr[b]
-        if code & 1:
-            x, y = x.flip(-1), y.flip(-1)
-        if code & 2:
-            x, y = x.flip(-2), y.flip(-2)
-        if code & 4:
-            x, y = x.transpose(-1, -2), y.transpose(-1, -2)
-        lr_out[b], hr_out[b] = x, y
+        lr_out[b], hr_out[b] = dihedral(lr[b], int(code)), dihedral(hr[b], int(code))
     return lr_out, hr_out
 
 

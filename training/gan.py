@@ -217,7 +217,7 @@ class GanStage:
         return {"g": g_loss.detach(), **{k: v.detach() for k, (_, v) in terms.items()}, "d": d_loss}
 
     def _ema_output(self, lr: torch.Tensor) -> torch.Tensor | None:
-        if self.cfg.artefact_weight <= 0 or self.ema_model is None:
+        if self.cfg.artefact_weight <= 0:
             return None
         with torch.no_grad(), amp_context(self.cfg, self.device):
             return self.ema_model(lr).float()

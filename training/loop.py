@@ -29,11 +29,11 @@ from sr_desktop.core.cpu_memory import retain_freed_memory
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import ConfigError, TrainConfig
 from .data import (
-    LR_MARGIN,
     PatchSampler,
     Prefetcher,
     build_val_set,
     load_cache,
+    margin_side,
     scan_dataset,
     split_samples,
 )
@@ -443,7 +443,7 @@ def train(
             cell=cfg.hr_patch,
             root=layout.root,
             downscaled=cfg.downscale_factors(),
-            min_side=cfg.hr_patch + 2 * LR_MARGIN * cfg.scale,
+            min_side=margin_side(cfg.hr_patch, cfg.scale),
         )
         val_set = []
         if info.is_main:

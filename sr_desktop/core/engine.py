@@ -149,24 +149,26 @@ class RunStats:
 
 
 def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
-    """The ``k``-th (0-7) of the 8 flips/transposes of an NCHW tensor; 0 is the identity."""
-    if k & 4:
-        x = x.transpose(-2, -1)
-    if k & 2:
-        x = x.flip(-2)
+    """The ``k``-th (0-7) of the 8 flips/transposes of a (N)CHW tensor; 0 is the identity.
+
+    Bit 0 flips left-right, bit 1 upside down, bit 2 transposes, in that order."""
     if k & 1:
         x = x.flip(-1)
+    if k & 2:
+        x = x.flip(-2)
+    if k & 4:
+        x = x.transpose(-2, -1)
     return x
 
 
 def undo_dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
     """The inverse of :func:`dihedral` (the same steps in reverse order)."""
-    if k & 1:
-        x = x.flip(-1)
-    if k & 2:
-        x = x.flip(-2)
     if k & 4:
         x = x.transpose(-2, -1)
+    if k & 2:
+        x = x.flip(-2)
+    if k & 1:
+        x = x.flip(-1)
     return x
 
 
