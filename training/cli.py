@@ -27,6 +27,7 @@ RESUMABLE_OVERRIDES = (
     "threads",
     "amp",
     "add_downscaled",
+    "loss",  # e.g. an MSE fine-tune at the end of an L1 run, for PSNR
 )
 
 
@@ -124,7 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("GAN stage")
     g.add_argument("--vgg-weights", metavar="FILE", help="torchvision VGG19 state dict (.pth)")
     g.add_argument("--vgg16-file", metavar="FILE", help="VGG16 conv weights pickle (shared/weights format)")
-    g.add_argument("--vgg-layer", help="relu5_4 (VGG19), relu5_3 or relu4_3 (VGG16), ...")
+    g.add_argument(
+        "--vgg-layer",
+        help="relu5_4 (VGG19), relu5_3 or relu4_3 (VGG16), ..., or a weighted sum such as "
+        "relu2_2:0.1,relu3_3,relu4_3,relu5_3 (a missing weight is 1)",
+    )
     g.add_argument("--allow-download", action="store_true", help="download torchvision's VGG19 if not cached")
     g.add_argument("--content-weight", type=float)
     g.add_argument("--adv-weight", type=float)

@@ -7,6 +7,7 @@ model was made, and ``--resume`` rebuilds exactly the same run from it.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -19,6 +20,30 @@ SCHEDULES = ("step", "cosine", "constant")
 
 class ConfigError(ValueError):
     """An impossible combination of options; the message says which and why."""
+
+
+def parse_layers(spec: str) -> list[tuple[str, float]]:
+    """``--vgg-layer``: one layer name (``relu5_3``; ``conv5_3`` is the same layer before its
+    activation) or a comma-separated weighted sum
+    (``relu2_2:0.1,relu3_3,relu5_3:0.5``; a missing weight is 1) -> [(name, weight)].
+    ``""`` -> []: the network's default layer. Raises ValueError on a bad list; the names
+    themselves are checked against the network by :class:`VGGFeatures`."""
+    layers: list[tuple[str, float]] = []
+    for item in (part.strip() for part in spec.split(",")) if spec.strip() else ():
+        name, _, weight = item.partition(":")
+        name = name.strip()
+        if not name.startswith(("relu", "conv")) or name in (n for n, _ in layers):
+            raise ValueError(f"--vgg-layer: {item!r} is not a new layer name such as relu3_3 or conv3_3")
+        try:
+            w = float(weight) if weight.strip() else 1.0
+        except ValueError:
+            raise ValueError(f"--vgg-layer: the weight in {item!r} is not a number") from None
+        if not (w >= 0 and math.isfinite(w)):
+            raise ValueError(f"--vgg-layer: the weight in {item!r} must be 0 or more")
+        layers.append((name, w))
+    if layers and not any(w > 0 for _, w in layers):
+        raise ValueError("--vgg-layer: at least one layer needs a weight above 0")
+    return layers
 
 
 @dataclass
@@ -62,7 +87,7 @@ class TrainConfig:
     # GAN stage
     vgg_weights: str = ""  # torchvision VGG19 state dict (.pth)
     vgg16_file: str = ""  # shared/weights/vgg16-imagenet-features.ckpt format
-    vgg_layer: str = ""  # "" = relu5_4 for VGG19, relu5_3 for VGG16
+    vgg_layer: str = ""  # "" = relu5_4 for VGG19, relu5_3 for VGG16; or "relu2_2:0.1,relu3_3,..."
     allow_download: bool = False
     content_weight: float = 1.0
     adv_weight: float = 1e-3
@@ -165,6 +190,10 @@ class TrainConfig:
             problems.append("--artefact-weight compares the output with the EMA model's: it needs --ema")
         if self.d_warmup < 0:
             problems.append(f"--d-warmup must be 0 or more, not {self.d_warmup}")
+        try:
+            parse_layers(self.vgg_layer)
+        except ValueError as exc:
+            problems.append(str(exc))
         try:
             factors = self.downscale_factors()
         except ValueError:

@@ -7,8 +7,11 @@ VGG weights, in this order (DESIGN.md):
   3. ``--vgg16-file FILE``: the VGG16 conv-weights pickle of shared/weights (restricted unpickler,
      sha256 checked, a warning when it differs).
 Feature layer: VGG19 ``relu5_4`` (the paper's VGG54); for VGG16 the deepest equivalent,
-``relu5_3`` (``relu4_3`` is a common, less abstract alternative). Inputs are normalised with the
-ImageNet mean/std. The content loss is the MSE of the features scaled by 1/12.75, as in SRGAN.
+``relu5_3`` (``relu4_3`` is a common, less abstract alternative), or a weighted sum over several
+layers (``relu2_2:0.1,relu3_3,relu4_3,relu5_3``: shallower layers hold fine texture closer to the
+original, as in the multi-layer perceptual losses of ESRGAN's successors). Inputs are normalised
+with the ImageNet mean/std. The content loss is the MSE of the features scaled by 1/12.75, as in
+SRGAN, summed over the layers with their weights.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from .config import parse_layers
 
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
@@ -46,17 +51,22 @@ class VGGSource:
 
 
 def layer_index(features: nn.Sequential, layer: str) -> int:
-    """Number of ``features`` modules up to and including the named ReLU (e.g. relu5_4)."""
+    """Number of ``features`` modules up to and including the named layer: a ReLU (``relu5_4``)
+    or, for the features before that activation (ESRGAN's choice), its conv (``conv5_4``)."""
     block, conv = 1, 0
     for i, m in enumerate(features):
         if isinstance(m, nn.Conv2d):
             conv += 1
+            if f"conv{block}_{conv}" == layer:
+                return i + 1
         elif isinstance(m, nn.ReLU):
             if f"relu{block}_{conv}" == layer:
                 return i + 1
         elif isinstance(m, nn.MaxPool2d):
             block, conv = block + 1, 0
-    raise PerceptualSetupError(f"unknown VGG layer {layer!r} (use names like relu5_4, relu5_3, relu4_3)")
+    raise PerceptualSetupError(
+        f"unknown VGG layer {layer!r} (use names like relu5_4, relu5_3, relu4_3, conv5_4)"
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -205,7 +215,9 @@ def vgg_features(net: str) -> nn.Sequential:
 
 
 class VGGFeatures(nn.Module):
-    """Frozen VGG features up to one ReLU, on ImageNet-normalised inputs in [0, 1]."""
+    """Frozen VGG features at one or more ReLUs (``--vgg-layer``, see :func:`parse_layers`),
+    on ImageNet-normalised inputs in [0, 1]. ``forward`` returns them shallowest first, as
+    listed in ``self.layers`` [(name, weight)]."""
 
     def __init__(self, source: VGGSource, layer: str = ""):
         super().__init__()
@@ -214,8 +226,17 @@ class VGGFeatures(nn.Module):
         missing, _unexpected = features.load_state_dict(sd, strict=False)
         if missing:
             raise PerceptualSetupError(f"VGG weights lack {len(missing)} tensors ({', '.join(missing[:3])})")
-        self.layer = layer or ("relu5_4" if source.net == "vgg19" else "relu5_3")
-        self.features = features[: layer_index(features, self.layer)]
+        try:
+            chosen = parse_layers(layer)
+        except ValueError as exc:
+            raise PerceptualSetupError(str(exc)) from None
+        if not chosen:
+            chosen = [("relu5_4" if source.net == "vgg19" else "relu5_3", 1.0)]
+        ends = sorted((layer_index(features, name), name, w) for name, w in chosen)
+        self.layers = [(name, w) for _, name, w in ends]
+        self._ends = [end for end, _, _ in ends]
+        self.layer = ",".join(name if w == 1 else f"{name}:{w:g}" for name, w in self.layers)
+        self.features = features[: self._ends[-1]]
         for m in self.features:
             if isinstance(m, nn.ReLU):
                 m.inplace = False
@@ -229,20 +250,33 @@ class VGGFeatures(nn.Module):
     def train(self, mode: bool = True) -> VGGFeatures:
         return super().train(False)  # always frozen
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features((x - self.mean) / self.std)
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = (x - self.mean) / self.std
+        out = []
+        for i, module in enumerate(self.features, start=1):
+            x = module(x)
+            if i in self._ends:
+                out.append(x)
+        return out
 
 
 class PerceptualLoss(nn.Module):
+    """Weighted sum over the VGG layers of the MSE between the features (scaled as in SRGAN)."""
+
     def __init__(self, vgg: VGGFeatures):
         super().__init__()
         self.vgg = vgg
 
     def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            target = self.vgg(hr).float() * FEATURE_SCALE
-        # under autocast the features may be bf16/fp16; the loss itself is taken in fp32
-        return nn.functional.mse_loss(self.vgg(sr).float() * FEATURE_SCALE, target)
+            targets = self.vgg(hr)
+        total = sr.new_zeros((), dtype=torch.float32)
+        for (_, weight), f_sr, f_hr in zip(self.vgg.layers, self.vgg(sr), targets, strict=True):
+            if weight > 0:  # under autocast the features may be bf16/fp16; the loss is taken in fp32
+                total = total + weight * nn.functional.mse_loss(
+                    f_sr.float() * FEATURE_SCALE, f_hr.float() * FEATURE_SCALE
+                )
+        return total
 
 
 def adversarial_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:

@@ -199,6 +199,18 @@ def test_add_downscaled_is_checked_may_change_on_resume_and_reaches_the_recipe_t
     assert "downscaled" not in recipe_text(TrainConfig(dataset="d"), "w")
 
 
+def test_the_pixel_loss_may_change_on_resume(tmp_path: Path) -> None:
+    from training.config import TrainConfig
+
+    run = tmp_path / "run"
+    run.mkdir()
+    TrainConfig(dataset="d", iters=100, lr=1e-3).save(run / "config.json")
+    ns = build_parser().parse_args(["--resume", str(run), "--loss", "mse", "--lr", "5e-4"])
+    cfg, _, notes = config_from_args(ns)
+    assert cfg.pixel_loss == "mse" and cfg.lr == 1e-3
+    assert notes == ["--lr ignored on resume (the run uses 0.001)"]
+
+
 def test_gan_recipe_text_lists_each_extra_loss_once_with_its_weight() -> None:
     from training.config import TrainConfig
     from training.export import recipe_text
