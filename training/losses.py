@@ -215,9 +215,9 @@ def vgg_features(net: str) -> nn.Sequential:
 
 
 class VGGFeatures(nn.Module):
-    """Frozen VGG features at one or more ReLUs (``--vgg-layer``, see :func:`parse_layers`),
-    on ImageNet-normalised inputs in [0, 1]. ``forward`` returns them shallowest first, as
-    listed in ``self.layers`` [(name, weight)]."""
+    """Frozen VGG features at one or more layers, each a ReLU or the conv before it
+    (``--vgg-layer``, see :func:`parse_layers`), on ImageNet-normalised inputs in [0, 1].
+    ``forward`` returns them shallowest first, as listed in ``self.layers`` [(name, weight)]."""
 
     def __init__(self, source: VGGSource, layer: str = ""):
         super().__init__()
