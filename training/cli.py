@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --resume RUN_DIR: export the run's latest checkpoint as a model and exit (no training)",
     )
+    g.add_argument(
+        "--export-weights",
+        choices=("auto", "ema", "raw"),
+        default="auto",
+        help="with --export-now: the EMA weights, the raw (optimised) ones, or auto: EMA when the "
+        "run keeps them (default auto)",
+    )
     g.add_argument("--seed", type=int)
     g.add_argument("--device", help="auto | cpu | cuda[:N] (default auto)")
     g.add_argument("--workers", type=int, help="batch-preparing threads (default 1)")
@@ -173,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-_NOT_CONFIG = {"resume", "quiet", "data_dir", "yes", "export_now", "config"}
+_NOT_CONFIG = {"resume", "quiet", "data_dir", "yes", "export_now", "export_weights", "config"}
 
 
 def read_recipe(path: str) -> dict:
@@ -239,12 +246,20 @@ def main(argv: list[str] | None = None) -> int:
     quiet = getattr(ns, "quiet", False)
     echo = None if quiet else (lambda line: print(line, flush=True))
     try:
+        if getattr(ns, "export_weights", "auto") != "auto" and not getattr(ns, "export_now", False):
+            raise ConfigError(
+                "--export-weights goes with --export-now (a run's final export is EMA when it keeps one)"
+            )
         if getattr(ns, "export_now", False):
             if not getattr(ns, "resume", None):
                 raise ConfigError("--export-now needs --resume RUN_DIR (the run to export)")
             from .export import export_checkpoint
 
-            print(f"model written to {export_checkpoint(ns.resume, getattr(ns, 'export', None))}")
+            try:
+                written = export_checkpoint(ns.resume, getattr(ns, "export", None), ns.export_weights)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
+            print(f"model written to {written}")
             return EXIT_OK
         cfg, resume, notes = config_from_args(ns)
         for note in notes:

@@ -94,9 +94,11 @@ def export_model(
     return save_model(path, module, cfg.arch, cfg.model_config(), card)
 
 
-def export_checkpoint(run_dir: Path | str, path: Path | str | None = None) -> Path:
-    """Export a run's latest checkpoint (EMA weights when the run keeps them) as a model file,
-    without training: for publishing a model while a long run goes on."""
+def export_checkpoint(run_dir: Path | str, path: Path | str | None = None, weights: str = "auto") -> Path:
+    """Export a run's latest checkpoint as a model file, without training: for publishing a
+    model while a long run goes on. ``weights``: "ema", "raw" (the optimised weights: near the
+    end of a schedule, when the EMA still averages in older, worse ones, they can read higher)
+    or "auto" (EMA when the run keeps it)."""
     from sr_desktop.core.archs import get_architecture
 
     from .checkpoint import CHECKPOINT_NAME, load_checkpoint
@@ -106,19 +108,37 @@ def export_checkpoint(run_dir: Path | str, path: Path | str | None = None) -> Pa
     ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME)
     cfg = TrainConfig.from_dict(ckpt["config"])
     module = get_architecture(cfg.arch).build(cfg.model_config())
-    weights = "EMA" if ckpt.get("ema") else "raw"
-    module.load_state_dict(ckpt["ema"] or ckpt["model"])
+    if weights not in ("auto", "ema", "raw"):
+        raise ValueError(f"weights must be auto, ema or raw, not {weights!r}")
+    if weights == "ema" and not ckpt.get("ema"):
+        raise ValueError(f"{run_dir} keeps no EMA weights (trained without --ema); export raw")
+    use_ema = weights != "raw" and bool(ckpt.get("ema"))
+    module.load_state_dict(ckpt["ema"] if use_ema else ckpt["model"])
     layout = scan_dataset(cfg.dataset, cfg.scale)
     train, val = split_samples(layout, cfg.val_fraction, seed=cfg.seed)
+    val_figures = (ckpt.get("best") or {}).get("last_val")
+    if ckpt.get("ema") and not use_ema and val_figures:
+        val_figures = _validate_on_cpu(module, cfg, val, layout.root)  # the run validated its EMA
     target = Path(path) if path else (Path(cfg.export) if cfg.export else default_export_path(cfg))
     return export_model(
         module,
         cfg,
         target,
         iteration=int(ckpt["iteration"]),
-        weights=weights,
+        weights="EMA" if use_ema else "raw",
         n_train=len(train),
         n_val=len(val),
-        val=(ckpt.get("best") or {}).get("last_val"),
+        val=val_figures,
         extra_card=ckpt.get("card_extra") or None,
     )
+
+
+def _validate_on_cpu(module: nn.Module, cfg: TrainConfig, val_samples: list, root: Path) -> dict[str, Any]:
+    """The run's validation (same images, crop and protocol) for weights it did not validate."""
+    import torch
+
+    from .data import build_val_set, load_cache
+    from .loop import validate
+
+    images = load_cache(val_samples[: cfg.max_val_images], cfg.scale, cell=cfg.hr_patch, root=root)
+    return validate(module, build_val_set(images, cfg.scale, cfg.val_crop), cfg.scale, torch.device("cpu"))

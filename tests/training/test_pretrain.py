@@ -265,6 +265,36 @@ def test_export_now_writes_the_checkpoint_weights_without_training(hr_folder: Pa
     assert _final_state(run)["iteration"] == 6  # nothing was trained
     assert train_main(["--export-now"]) == 2
 
+    raw = tmp_path / "raw.safetensors"
+    assert (
+        train_main(
+            ["--resume", str(run), "--export-now", "--export-weights", "raw", "--export", str(raw), "--quiet"]
+        )
+        == 0
+    )
+    raw_model = load_model(raw)
+    differs = False
+    for k, v in raw_model.module.state_dict().items():
+        assert torch.equal(v, ckpt["model"][k]), k
+        differs = differs or not torch.equal(v, ckpt["ema"][k])
+    assert differs  # EMA 0.9 over 6 steps is not the raw weights
+    assert "weights raw" in raw_model.card["recipe"]
+    # the run validated its EMA weights; the raw ones are validated afresh for their card
+    assert raw_model.card["val_psnr"] != model.card["val_psnr"]
+    assert raw_model.card["bicubic_psnr"] == model.card["bicubic_psnr"]  # same images and protocol
+    assert train_main(["--resume", str(run), "--export-weights", "raw", "--quiet"]) == 2
+
+
+def test_export_weights_ema_is_refused_for_a_run_without_ema(hr_folder: Path, tmp_path: Path) -> None:
+    from training.cli import main as train_main
+
+    run = tmp_path / "run"
+    train(tiny_config(hr_folder, run, iters=2, ckpt_every=2), echo=None)
+    out = tmp_path / "x.safetensors"
+    args = ["--resume", str(run), "--export-now", "--export", str(out), "--quiet"]
+    assert train_main([*args, "--export-weights", "ema"]) == 2 and not out.exists()
+    assert train_main([*args, "--export-weights", "auto"]) == 0 and out.exists()
+
 
 def test_bf16_autocast_on_the_cpu_trains_in_bf16_and_keeps_fp32_weights(
     hr_folder: Path, tmp_path: Path
