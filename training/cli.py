@@ -28,6 +28,8 @@ RESUMABLE_OVERRIDES = (
     "amp",
     "add_downscaled",
     "loss",  # e.g. an MSE fine-tune at the end of an L1 run, for PSNR
+    "patch",  # e.g. larger patches (fewer of them) late in a run: less of each patch's loss sits
+    "batch",  # within a receptive field of its zero-padded border than with 48-pixel ones
 )
 
 

@@ -402,3 +402,23 @@ def test_a_run_with_downscaled_copies_trains_on_them_and_says_so(hr_folder: Path
     start = next(e for e in read_events(tmp_path / "run" / "events.jsonl") if e["type"] == "start")
     assert result.iteration == 3
     assert start["downscaled_copies"] == start["train_images"] > 0
+
+
+def test_patch_and_batch_may_change_on_resume(hr_folder: Path, tmp_path: Path) -> None:
+    from training.cli import build_parser, config_from_args
+
+    run = tmp_path / "run"
+    train(tiny_config(hr_folder, run, iters=3, ckpt_every=3), echo=None)
+    ns = build_parser().parse_args(["--resume", str(run), "--patch", "16", "--batch", "2", "--iters", "6"])
+    cfg, resumed, notes = config_from_args(ns)
+    assert resumed and not notes and (cfg.patch, cfg.batch) == (16, 2)
+    shapes: dict[int, tuple] = {}
+
+    def see(iteration: int, lr: torch.Tensor, hr: torch.Tensor):
+        shapes[iteration] = (tuple(lr.shape), tuple(hr.shape))
+        return lr, hr
+
+    result = train(cfg, resume=True, hooks=Hooks(on_batch=see), echo=None)
+    assert result.iteration == 6 and sorted(shapes) == [3, 4, 5]
+    assert set(shapes.values()) == {((2, 3, 16, 16), (2, 3, 32, 32))}
+    assert json.loads((run / "config.json").read_text())["patch"] == 16  # a later resume keeps it
