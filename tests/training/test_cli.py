@@ -84,11 +84,11 @@ def test_resume_keeps_the_run_config_but_takes_new_iters(tmp_path: Path) -> None
 
     run = tmp_path / "run"
     run.mkdir()
-    TrainConfig(dataset="d", batch=7, iters=100).save(run / "config.json")
-    ns = build_parser().parse_args(["--resume", str(run), "--iters", "200", "--batch", "3"])
+    TrainConfig(dataset="d", scale=3, iters=100).save(run / "config.json")
+    ns = build_parser().parse_args(["--resume", str(run), "--iters", "200", "--scale", "4"])
     cfg, resume, notes = config_from_args(ns)
-    assert resume and cfg.iters == 200 and cfg.batch == 7 and cfg.run_dir == str(run)
-    assert any("--batch ignored" in n for n in notes)
+    assert resume and cfg.iters == 200 and cfg.scale == 3 and cfg.run_dir == str(run)
+    assert any("--scale ignored" in n for n in notes)
     only_minutes, _, _ = config_from_args(build_parser().parse_args(["d", "--minutes", "30"]))
     assert only_minutes.iters == 0 and only_minutes.minutes == 30
 
