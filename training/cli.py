@@ -165,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"LR input (holds colours and coarse structure; default {d.consistency_weight}, off)",
     )
     g.add_argument(
+        "--jitter",
+        type=int,
+        metavar="N",
+        help="the VGG and adversarial losses see a window N pixels smaller than each output crop, "
+        "at a random offset each step, so that their pooling grids do not stay lined up with the "
+        f"upscaler's sub-pixel phases (against a fixed hatch; default {d.jitter}, off)",
+    )
+    g.add_argument(
         "--artefact-weight",
         type=float,
         metavar="W",

@@ -108,6 +108,10 @@ class TrainConfig:
     # weight of the locally discriminative artefact loss (gan.artefact_loss, after Liang et al.
     # 2022, "LDL"): L1 where the output's error is busy and worse than the EMA model's; needs --ema
     artefact_weight: float = 0.0
+    # the VGG and adversarial losses see a window this many pixels smaller than the output, at
+    # a random offset each step (gan.random_window): their pooling grids then stop lining up
+    # with the upscaler's sub-pixel phases, which otherwise lets them ask for a fixed hatch; 0 = off
+    jitter: int = 0
     # bookkeeping
     seed: int = 0
     device: str = "auto"
@@ -188,6 +192,13 @@ class TrainConfig:
             problems.append(f"--artefact-weight must be 0 or more, not {self.artefact_weight}")
         if self.artefact_weight > 0 and not self.ema:
             problems.append("--artefact-weight compares the output with the EMA model's: it needs --ema")
+        if self.jitter < 0:
+            problems.append(f"--jitter must be 0 or more, not {self.jitter}")
+        elif self.jitter and self.stage != "pretrain" and self.hr_patch - self.jitter < 16:
+            problems.append(
+                f"--jitter {self.jitter} leaves the losses a {self.hr_patch - self.jitter}-pixel window "
+                f"of the {self.hr_patch}-pixel output: use at most {self.hr_patch - 16} or a larger --patch"
+            )
         if self.d_warmup < 0:
             problems.append(f"--d-warmup must be 0 or more, not {self.d_warmup}")
         try:

@@ -51,7 +51,11 @@ def recipe_text(cfg: TrainConfig, weights: str) -> str:
     if cfg.freeze:
         parts.insert(1, f"{cfg.freeze} frozen")
     if cfg.stage != "pretrain":
-        parts[2:2] = cfg.gan_loss_terms() + (["grid guard"] if cfg.grid_guard else [])
+        parts[2:2] = (
+            cfg.gan_loss_terms()
+            + (["grid guard"] if cfg.grid_guard else [])
+            + ([f"VGG/adversarial windows jittered by 0-{cfg.jitter} px"] if cfg.jitter else [])
+        )
     return "; ".join(parts)
 
 

@@ -114,6 +114,22 @@ def artefact_loss(sr: torch.Tensor, hr: torch.Tensor, sr_ema: torch.Tensor) -> t
     return (artefact_map(sr, hr, sr_ema) * (sr - hr).abs()).mean()
 
 
+def random_window(
+    x: torch.Tensor, *others: torch.Tensor, jitter: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, ...]:
+    """The same window of ``x`` and of each of ``others``, ``jitter`` pixels smaller in height and
+    width, at an offset drawn from 0..jitter in each direction (the whole tensors when 0).
+
+    The VGG and discriminator pool by 2 at fixed places; seen through windows aligned with the
+    output, their gradients fall on the same sub-pixel phases of the x``scale`` upsampler every
+    step and can teach it a fixed hatch. Random offsets spread them over all phases."""
+    if jitter <= 0:
+        return (x, *others)
+    dy, dx = (int(v) for v in torch.randint(0, jitter + 1, (2,), generator=generator))
+    h, w = x.shape[-2] - jitter, x.shape[-1] - jitter
+    return tuple(t[..., dy : dy + h, dx : dx + w] for t in (x, *others))
+
+
 class GanStage:
     name = "gan"
 
@@ -162,6 +178,7 @@ class GanStage:
             "losses": f"VGG content x{cfg.content_weight} (MSE, features / 12.75) + adversarial x{cfg.adv_weight} "
             f"(BCE, SRGAN discriminator) + L1 x{cfg.pixel_weight}"
             + (", both blind to fixed scale-pixel patterns (grid guard)" if cfg.grid_guard else "")
+            + (f", both on windows jittered by 0-{cfg.jitter} px" if cfg.jitter else "")
             + "".join(f" + {term}" for term in cfg.gan_loss_terms()),
         }
         if not cfg.init_from:
@@ -187,6 +204,10 @@ class GanStage:
     def _guarded(self, x: torch.Tensor) -> torch.Tensor:
         return remove_fixed_pattern(x, self.cfg.scale) if self.cfg.grid_guard else x
 
+    def _window(self, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """What the VGG and adversarial losses see of these (same-sized) tensors this step."""
+        return random_window(*xs, jitter=self.cfg.jitter)
+
     def _discriminator_step(self, hr: torch.Tensor, sr: torch.Tensor, check) -> torch.Tensor:
         # One pass over real and fake together (one forward per backward for DDP).
         with amp_context(self.cfg, self.device):
@@ -205,7 +226,8 @@ class GanStage:
             self.d_warmup_left -= 1
             with torch.no_grad(), amp_context(cfg, self.device):
                 sr = self.model(lr).float()
-            return {"d": self._discriminator_step(self._guarded(hr), self._guarded(sr), check)}
+            hr_seen, seen = self._window(self._guarded(hr), self._guarded(sr))
+            return {"d": self._discriminator_step(hr_seen, seen, check)}
         # --amp: the three networks run their forward passes in bf16/fp16; every loss is fp32
         with amp_context(cfg, self.device):
             sr = self.model(lr)
@@ -229,7 +251,7 @@ class GanStage:
         discriminator sees of the output and of the original."""
         cfg = self.cfg
         with amp_context(cfg, self.device):
-            seen, hr_seen = self._guarded(sr), self._guarded(hr)
+            seen, hr_seen = self._window(self._guarded(sr), self._guarded(hr))
             content = self.perceptual(seen, hr_seen)
             adv = adversarial_loss(self.disc(seen).float(), real=True)
         terms = {"content": (cfg.content_weight, content), "adv": (cfg.adv_weight, adv)}
@@ -252,7 +274,7 @@ class GanStage:
         (batch statistics), so its batch-norm running averages move as in a step."""
         with torch.no_grad(), amp_context(self.cfg, self.device):  # precision as in step()
             sr = self.model(lr).float()
-            logits = self.disc(torch.cat([self._guarded(hr), self._guarded(sr)])).float()
+            logits = self.disc(torch.cat(self._window(self._guarded(hr), self._guarded(sr)))).float()
         n = hr.shape[0]
         report = {
             "discriminator": {

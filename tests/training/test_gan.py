@@ -480,3 +480,63 @@ def test_artefact_weight_needs_ema_and_trains_with_the_loops_ema(hr_folder: Path
     assert losses and all(e["artefact"] >= 0 for e in losses)
     card = load_model(result.export_path).card
     assert "artefact" in str(card)
+
+
+def test_random_window_cuts_the_same_shifted_window_from_each_tensor() -> None:
+    from training.gan import random_window
+
+    a = torch.arange(2 * 3 * 20 * 22, dtype=torch.float32).reshape(2, 3, 20, 22)
+    b = -a
+    assert random_window(a, b, jitter=0)[0] is a
+    gen = torch.Generator().manual_seed(0)
+    offsets = set()
+    for _ in range(200):
+        wa, wb = random_window(a, b, jitter=4, generator=gen)
+        assert wa.shape == (2, 3, 16, 18) and torch.equal(wb, -wa)
+        # where the window starts in a: its first value is y * 22 + x
+        start = int(wa[0, 0, 0, 0])
+        dy, dx = divmod(start, 22)
+        assert torch.equal(wa, a[..., dy : dy + 16, dx : dx + 18])
+        offsets.add((dy, dx))
+    # every offset 0..4 in each direction turns up, so every phase of a 4-pixel grid does
+    assert offsets == {(y, x) for y in range(5) for x in range(5)}
+
+
+def test_jitter_shows_the_vgg_and_discriminator_shifted_windows(hr_folder: Path, tmp_path: Path) -> None:
+    stage, _ = _tiny_gan_stage(hr_folder, tmp_path, jitter=8, patch=16, pixel_weight=0.0)
+    seen_vgg: list[tuple[torch.Tensor, torch.Tensor]] = []
+    seen_disc: list[torch.Size] = []
+    stage.perceptual.register_forward_pre_hook(lambda m, args: seen_vgg.append((args[0], args[1])))
+    stage.disc.register_forward_pre_hook(lambda m, args: seen_disc.append(args[0].shape))
+    hr = torch.rand(2, 3, 32, 32)
+    torch.manual_seed(5)
+    starts = set()
+    for _ in range(6):
+        stage.step(torch.rand(2, 3, 16, 16), hr, check=lambda loss: None)
+        sr_window, hr_window = seen_vgg[-1]
+        assert sr_window.shape == hr_window.shape == (2, 3, 24, 24)
+        matches = [
+            (y, x)
+            for y in range(9)
+            for x in range(9)
+            if torch.equal(hr_window, hr[..., y : y + 24, x : x + 24])
+        ]
+        assert len(matches) == 1
+        starts.add(matches[0])
+    assert len(starts) > 1  # a new offset each step
+    # the discriminator judges windows of that size, outputs and originals alike
+    assert seen_disc and all(s[-2:] == (24, 24) for s in seen_disc)
+    assert "jittered by 0-8 px" in stage.card_extra["losses"]
+
+
+def test_jitter_must_leave_a_window_of_16_pixels(hr_folder: Path, tmp_path: Path) -> None:
+    from training.config import ConfigError
+    from training.export import recipe_text
+
+    with pytest.raises(ConfigError, match="--jitter 10 leaves the losses a 6-pixel window"):
+        tiny_config(hr_folder, tmp_path / "run", stage="gan", jitter=10).validate()
+    with pytest.raises(ConfigError, match="--jitter must be 0 or more"):
+        tiny_config(hr_folder, tmp_path / "run", stage="gan", jitter=-1).validate()
+    cfg = tiny_config(hr_folder, tmp_path / "run", stage="gan", jitter=8, patch=16)
+    cfg.validate()
+    assert "jittered by 0-8 px" in recipe_text(cfg, "ema")
