@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="the VGG and adversarial losses see a window N pixels smaller than each output crop, "
         "at a random offset each step, so that their pooling grids do not stay lined up with the "
-        f"upscaler's sub-pixel phases (against a fixed hatch; default {d.jitter}, off)",
+        f"upscaler's sub-pixel phases (default {d.jitter}, off)",
     )
     g.add_argument(
         "--artefact-weight",

@@ -110,7 +110,7 @@ class TrainConfig:
     artefact_weight: float = 0.0
     # the VGG and adversarial losses see a window this many pixels smaller than the output, at
     # a random offset each step (gan.random_window): their pooling grids then stop lining up
-    # with the upscaler's sub-pixel phases, which otherwise lets them ask for a fixed hatch; 0 = off
+    # with the upscaler's sub-pixel phases (tried against the SRGAN hatch: no help); 0 = off
     jitter: int = 0
     # bookkeeping
     seed: int = 0

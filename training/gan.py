@@ -122,7 +122,8 @@ def random_window(
 
     The VGG and discriminator pool by 2 at fixed places; seen through windows aligned with the
     output, their gradients fall on the same sub-pixel phases of the x``scale`` upsampler every
-    step and can teach it a fixed hatch. Random offsets spread them over all phases."""
+    step. Random offsets spread them over all phases. (Tried against the SRGAN hatch, it did not
+    remove it: see the README's srgan-x4 notes.)"""
     if jitter <= 0:
         return (x, *others)
     dy, dx = (int(v) for v in torch.randint(0, jitter + 1, (2,), generator=generator))
