@@ -202,11 +202,11 @@ class GanStage:
             loss.backward()
             opt.step()
 
-    def _guarded(self, x: torch.Tensor) -> torch.Tensor:
-        return remove_fixed_pattern(x, self.cfg.scale) if self.cfg.grid_guard else x
-
-    def _window(self, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """What the VGG and adversarial losses see of these (same-sized) tensors this step."""
+    def _seen(self, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """What the VGG and adversarial losses see of these (same-sized) tensors this step:
+        without their fixed scale-pixel pattern (grid guard), through one random window (jitter)."""
+        if self.cfg.grid_guard:
+            xs = tuple(remove_fixed_pattern(x, self.cfg.scale) for x in xs)
         return random_window(*xs, jitter=self.cfg.jitter)
 
     def _discriminator_step(self, hr: torch.Tensor, sr: torch.Tensor, check) -> torch.Tensor:
@@ -227,7 +227,7 @@ class GanStage:
             self.d_warmup_left -= 1
             with torch.no_grad(), amp_context(cfg, self.device):
                 sr = self.model(lr).float()
-            hr_seen, seen = self._window(self._guarded(hr), self._guarded(sr))
+            hr_seen, seen = self._seen(hr, sr)
             return {"d": self._discriminator_step(hr_seen, seen, check)}
         # --amp: the three networks run their forward passes in bf16/fp16; every loss is fp32
         with amp_context(cfg, self.device):
@@ -252,7 +252,7 @@ class GanStage:
         discriminator sees of the output and of the original."""
         cfg = self.cfg
         with amp_context(cfg, self.device):
-            seen, hr_seen = self._window(self._guarded(sr), self._guarded(hr))
+            seen, hr_seen = self._seen(sr, hr)
             content = self.perceptual(seen, hr_seen)
             adv = adversarial_loss(self.disc(seen).float(), real=True)
         terms = {"content": (cfg.content_weight, content), "adv": (cfg.adv_weight, adv)}
@@ -275,7 +275,7 @@ class GanStage:
         (batch statistics), so its batch-norm running averages move as in a step."""
         with torch.no_grad(), amp_context(self.cfg, self.device):  # precision as in step()
             sr = self.model(lr).float()
-            logits = self.disc(torch.cat(self._window(self._guarded(hr), self._guarded(sr)))).float()
+            logits = self.disc(torch.cat(self._seen(hr, sr))).float()
         n = hr.shape[0]
         report = {
             "discriminator": {
