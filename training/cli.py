@@ -27,6 +27,7 @@ RESUMABLE_OVERRIDES = (
     "threads",
     "amp",
     "add_downscaled",
+    "downscaled_only",
     "loss",  # e.g. an MSE fine-tune at the end of an L1 run, for PSNR
     "patch",  # e.g. larger patches (fewer of them) late in a run: less of each patch's loss sits
     "batch",  # within a receptive field of its zero-padded border than with 48-pixel ones
@@ -128,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="F,F",
         help="HR-only datasets: add copies of each training image downscaled by these factors "
         "with the MATLAB bicubic, e.g. 0.75,0.5 (sharper, cleaner detail; may change on resume)",
+    )
+    g.add_argument(
+        "--downscaled-only",
+        action="store_true",
+        help="train on the --add-downscaled copies alone, without the original photos (cleaner "
+        "HR: a GAN learns the originals' sensor and JPEG noise as texture)",
     )
     g.add_argument("--data-dir", help="where DIV2K is downloaded (no DATASET given)")
     g.add_argument("--yes", action="store_true", help="download without asking")

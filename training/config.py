@@ -63,6 +63,9 @@ class TrainConfig:
     # HR-only datasets: copies of each training image downscaled (MATLAB bicubic) by these factors
     # join the training set, e.g. "0.75,0.5": denser detail per pixel, less JPEG noise and defocus
     add_downscaled: str = ""
+    # train on those copies alone, not the originals: cleaner HR for a GAN, which otherwise learns
+    # to draw the originals' sensor and JPEG noise as texture
+    downscaled_only: bool = False
     # model
     arch: str = "edsr"
     n_resblocks: int = 16
@@ -214,6 +217,8 @@ class TrainConfig:
                 problems.append(
                     f"--add-downscaled factors must be between 0 and 1, not {self.add_downscaled!r}"
                 )
+        if self.downscaled_only and not self.add_downscaled:
+            problems.append("--downscaled-only needs --add-downscaled factors (the copies to train on)")
         if not 0.0 <= self.grad_weighting <= 1.0:
             problems.append("--grad-weighting must be in [0, 1]")
         if problems:

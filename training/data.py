@@ -231,11 +231,13 @@ def load_cache(
     root: Path | str = "",
     downscaled: tuple[float, ...] = (),
     min_side: int = 0,
+    keep_originals: bool = True,
 ) -> list[CachedImage]:
     """Decode every image once into RAM (uint8); decode errors are collected, not raised one by one.
 
     ``downscaled`` factors add, for each HR-only image, copies shrunk with the MATLAB bicubic
     (named ``name@factor``); a copy whose shorter side would fall below ``min_side`` is left out.
+    ``keep_originals=False`` keeps only those copies.
     """
     from sr_desktop.core.resize import imresize
 
@@ -254,7 +256,8 @@ def load_cache(
                 )
                 continue
             hr = hr[: lr.shape[0] * scale, : lr.shape[1] * scale]
-        images.append(CachedImage(s.name, hr, lr, gradient_energy(hr, cell)))
+        if keep_originals or not downscaled:
+            images.append(CachedImage(s.name, hr, lr, gradient_energy(hr, cell)))
         for factor in downscaled:
             if min(hr.shape[:2]) * factor < min_side:
                 continue

@@ -46,7 +46,7 @@ def recipe_text(cfg: TrainConfig, weights: str) -> str:
         factors = ", x".join(f"{f:g}" for f in cfg.downscale_factors())
         parts.insert(
             parts.index("flips/rotations" if cfg.augment else "no augmentation"),
-            f"plus HR copies downscaled x{factors}",
+            f"{'only' if cfg.downscaled_only else 'plus'} HR copies downscaled x{factors}",
         )
     if cfg.freeze:
         parts.insert(1, f"{cfg.freeze} frozen")

@@ -444,6 +444,7 @@ def train(
             root=layout.root,
             downscaled=cfg.downscale_factors(),
             min_side=margin_side(cfg.hr_patch, cfg.scale),
+            keep_originals=not cfg.downscaled_only,
         )
         val_set = []
         if info.is_main:
@@ -509,7 +510,7 @@ def train(
             resumed=resume,
             amp=cfg.amp,
             train_images=len(train_samples),
-            downscaled_copies=len(images) - len(train_samples),
+            downscaled_copies=len(images) - (0 if cfg.downscaled_only else len(train_samples)),
             val_images=len(val_set),
             cache_s=round(time.perf_counter() - t0, 2),
             threads=torch.get_num_threads(),

@@ -199,6 +199,26 @@ def test_add_downscaled_is_checked_may_change_on_resume_and_reaches_the_recipe_t
     assert "downscaled" not in recipe_text(TrainConfig(dataset="d"), "w")
 
 
+def test_downscaled_only_needs_the_factors_may_change_on_resume_and_reaches_the_recipe_text(
+    tmp_path: Path,
+) -> None:
+    from training.config import ConfigError, TrainConfig
+    from training.export import recipe_text
+
+    with pytest.raises(ConfigError, match="--downscaled-only needs --add-downscaled"):
+        TrainConfig(dataset="d", iters=1, downscaled_only=True).validate()
+    run = tmp_path / "run"
+    run.mkdir()
+    TrainConfig(dataset="d", iters=100).save(run / "config.json")
+    ns = build_parser().parse_args(["--resume", str(run), "--add-downscaled", "0.5", "--downscaled-only"])
+    cfg, _, notes = config_from_args(ns)
+    cfg.validate()
+    assert cfg.downscaled_only and not notes
+    assert "only HR copies downscaled x0.5; flips/rotations" in recipe_text(cfg, "w")
+    ns = build_parser().parse_args(["--resume", str(run)])
+    assert not config_from_args(ns)[0].downscaled_only
+
+
 def test_the_pixel_loss_may_change_on_resume(tmp_path: Path) -> None:
     from training.config import TrainConfig
 

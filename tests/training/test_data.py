@@ -181,6 +181,16 @@ def test_downscaled_copies_join_the_cache_as_matlab_bicubic_shrinks(tmp_path: Pa
     assert drawn == set(range(len(images)))
 
 
+def test_downscaled_copies_may_replace_the_originals(tmp_path: Path) -> None:
+    root = make_hr_folder(tmp_path / "ds", n=3, size=(60, 80))
+    samples = scan_dataset(root, 2).samples
+    only = load_cache(samples, 2, cell=16, downscaled=(0.75, 0.5), min_side=32, keep_originals=False)
+    assert [im.name for im in only] == [f"{s.name}@0.75" for s in samples]
+    assert all(im.hr.shape == (45, 60, 3) for im in only)
+    # without factors there is nothing to replace them with: the originals stay
+    assert len(load_cache(samples, 2, cell=16, keep_originals=False)) == 3
+
+
 def test_downscaled_copies_are_refused_for_paired_datasets(tmp_path: Path) -> None:
     root = tmp_path / "ds"
     for i in range(3):

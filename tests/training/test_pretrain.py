@@ -404,6 +404,17 @@ def test_a_run_with_downscaled_copies_trains_on_them_and_says_so(hr_folder: Path
     assert start["downscaled_copies"] == start["train_images"] > 0
 
 
+def test_a_run_on_downscaled_copies_only_says_so(hr_folder: Path, tmp_path: Path) -> None:
+    cfg = tiny_config(hr_folder, tmp_path / "run", iters=2, add_downscaled="0.75", downscaled_only=True)
+    result = train(cfg, echo=None)
+    assert result.iteration == 2
+    start = next(e for e in read_events(tmp_path / "run" / "events.jsonl") if e["type"] == "start")
+    assert start["downscaled_copies"] == start["train_images"] > 0
+    from sr_desktop.core.modelfile import load_model
+
+    assert "only HR copies downscaled x0.75" in str(load_model(result.export_path).card)
+
+
 def test_patch_and_batch_may_change_on_resume(hr_folder: Path, tmp_path: Path) -> None:
     from training.cli import build_parser, config_from_args
 
