@@ -132,9 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--downscaled-only",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         help="train on the --add-downscaled copies alone, without the original photos (cleaner "
-        "HR: a GAN learns the originals' sensor and JPEG noise as texture)",
+        "HR: a GAN learns the originals' sensor and JPEG noise as texture; may change on resume)",
     )
     g.add_argument("--data-dir", help="where DIV2K is downloaded (no DATASET given)")
     g.add_argument("--yes", action="store_true", help="download without asking")

@@ -237,7 +237,8 @@ def load_cache(
 
     ``downscaled`` factors add, for each HR-only image, copies shrunk with the MATLAB bicubic
     (named ``name@factor``); a copy whose shorter side would fall below ``min_side`` is left out.
-    ``keep_originals=False`` keeps only those copies.
+    ``keep_originals=False`` keeps only those copies, or the original of an image none of whose
+    copies is large enough.
     """
     from sr_desktop.core.resize import imresize
 
@@ -256,11 +257,10 @@ def load_cache(
                 )
                 continue
             hr = hr[: lr.shape[0] * scale, : lr.shape[1] * scale]
-        if keep_originals or not downscaled:
+        factors = [f for f in downscaled if min(hr.shape[:2]) * f >= min_side]
+        if keep_originals or not factors:
             images.append(CachedImage(s.name, hr, lr, gradient_energy(hr, cell)))
-        for factor in downscaled:
-            if min(hr.shape[:2]) * factor < min_side:
-                continue
+        for factor in factors:
             small = imresize(hr, scale=factor)
             images.append(CachedImage(f"{s.name}@{factor:g}", small, None, gradient_energy(small, cell)))
     if problems:

@@ -215,7 +215,9 @@ def test_downscaled_only_needs_the_factors_may_change_on_resume_and_reaches_the_
     cfg.validate()
     assert cfg.downscaled_only and not notes
     assert "only HR copies downscaled x0.5; flips/rotations" in recipe_text(cfg, "w")
-    ns = build_parser().parse_args(["--resume", str(run)])
+    cfg.save(run / "config.json")
+    assert config_from_args(build_parser().parse_args(["--resume", str(run)]))[0].downscaled_only
+    ns = build_parser().parse_args(["--resume", str(run), "--no-downscaled-only"])
     assert not config_from_args(ns)[0].downscaled_only
 
 

@@ -187,8 +187,10 @@ def test_downscaled_copies_may_replace_the_originals(tmp_path: Path) -> None:
     only = load_cache(samples, 2, cell=16, downscaled=(0.75, 0.5), min_side=32, keep_originals=False)
     assert [im.name for im in only] == [f"{s.name}@0.75" for s in samples]
     assert all(im.hr.shape == (45, 60, 3) for im in only)
-    # without factors there is nothing to replace them with: the originals stay
+    # without factors, or without a copy large enough, the originals stay: no image is lost
     assert len(load_cache(samples, 2, cell=16, keep_originals=False)) == 3
+    too_small = load_cache(samples, 2, cell=16, downscaled=(0.5,), min_side=32, keep_originals=False)
+    assert [im.name for im in too_small] == [s.name for s in samples]
 
 
 def test_downscaled_copies_are_refused_for_paired_datasets(tmp_path: Path) -> None:
