@@ -510,7 +510,7 @@ def train(
             resumed=resume,
             amp=cfg.amp,
             train_images=len(train_samples),
-            downscaled_copies=len(images) - (0 if cfg.downscaled_only else len(train_samples)),
+            downscaled_copies=len(images) - len({s.name for s in train_samples} & {im.name for im in images}),
             val_images=len(val_set),
             cache_s=round(time.perf_counter() - t0, 2),
             threads=torch.get_num_threads(),
