@@ -28,6 +28,7 @@ RESUMABLE_OVERRIDES = (
     "amp",
     "add_downscaled",
     "downscaled_only",
+    "rgb_permute",
     "loss",  # e.g. an MSE fine-tune at the end of an L1 run, for PSNR
     "patch",  # e.g. larger patches (fewer of them) late in a run: less of each patch's loss sits
     "batch",  # within a receptive field of its zero-padded border than with 48-pixel ones
@@ -124,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--no-quantize-lr", dest="quantize_lr", action="store_false")
     g.add_argument("--no-augment", dest="augment", action="store_false")
+    g.add_argument(
+        "--rgb-permute",
+        type=float,
+        metavar="P",
+        help="share of patches whose colour channels are put in a random other order, the same "
+        "for LR and HR (more colours from a small dataset; default 0; may change on resume)",
+    )
     g.add_argument(
         "--add-downscaled",
         metavar="F,F",

@@ -60,6 +60,9 @@ class TrainConfig:
     grad_weighting: float = 0.7  # share of patches drawn by local gradient energy (rest uniform)
     quantize_lr: bool = True  # round synthesised LR to 8 bit, as MATLAB-made LR files are
     augment: bool = True  # flips and 90 degree rotations
+    # share of samples whose colour channels are put in another order (the same for LR and HR): more
+    # colours from few photos (Yoo et al., CVPR 2020, found it helps most with little data)
+    rgb_permute: float = 0.0
     # HR-only datasets: copies of each training image downscaled (MATLAB bicubic) by these factors
     # join the training set, e.g. "0.75,0.5": denser detail per pixel, less JPEG noise and defocus
     add_downscaled: str = ""
@@ -221,6 +224,8 @@ class TrainConfig:
             problems.append("--downscaled-only needs --add-downscaled factors (the copies to train on)")
         if not 0.0 <= self.grad_weighting <= 1.0:
             problems.append("--grad-weighting must be in [0, 1]")
+        if not 0.0 <= self.rgb_permute <= 1.0:
+            problems.append(f"--rgb-permute must be in [0, 1], not {self.rgb_permute}")
         if problems:
             raise ConfigError("\n".join(problems))
 

@@ -293,12 +293,13 @@ class PatchSampler:
         grad_weighting: float = 0.7,
         quantize_lr: bool = True,
         augment: bool = True,
+        rgb_permute: float = 0.0,
     ):
         if not images:
             raise ValueError("no training images")
         self.images, self.scale, self.patch, self.batch = images, scale, patch, batch
         self.seed, self.rank = seed, rank
-        self.quantize_lr, self.augment = quantize_lr, augment
+        self.quantize_lr, self.augment, self.rgb_permute = quantize_lr, augment, rgb_permute
         self.hr_patch = patch * scale
         self.cell = self.hr_patch  # load_cache(cell=hr_patch) made the energy grid
         self.paired = images[0].lr is not None
@@ -362,6 +363,8 @@ class PatchSampler:
                 lr = lr.clamp_(0, 1)
         if self.augment:
             lr, hr = augment_pairs(lr, hr, rng)
+        if self.rgb_permute > 0:  # no draws otherwise: batches stay those of runs without it
+            lr, hr = permute_channels(lr, hr, rng, self.rgb_permute)
         return lr.contiguous(), hr.contiguous()
 
 
@@ -375,6 +378,24 @@ def augment_pairs(
     lr_out, hr_out = torch.empty_like(lr), torch.empty_like(hr)
     for b, code in enumerate(codes):
         lr_out[b], hr_out[b] = dihedral(lr[b], int(code)), dihedral(hr[b], int(code))
+    return lr_out, hr_out
+
+
+# The five orders of (R, G, B) other than the identity.
+CHANNEL_ORDERS = ((0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
+
+
+def permute_channels(
+    lr: torch.Tensor, hr: torch.Tensor, rng: np.random.Generator, share: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Put the colour channels of about ``share`` of the samples in another order, the same
+    order for a sample's LR and HR (a colour augmentation for small datasets)."""
+    chosen = rng.random(lr.shape[0]) < share
+    orders = rng.integers(0, len(CHANNEL_ORDERS), size=lr.shape[0])
+    lr_out, hr_out = lr.clone(), hr.clone()
+    for b in np.flatnonzero(chosen):
+        order = list(CHANNEL_ORDERS[int(orders[b])])
+        lr_out[b], hr_out[b] = lr[b, order], hr[b, order]
     return lr_out, hr_out
 
 

@@ -39,6 +39,7 @@ def recipe_text(cfg: TrainConfig, weights: str) -> str:
         "LR: MATLAB bicubic on the fly" + (", 8-bit" if cfg.quantize_lr else ""),
         f"gradient-weighted patches ({cfg.grad_weighting:g})",
         "flips/rotations" if cfg.augment else "no augmentation",
+        *([f"colour channels reordered ({cfg.rgb_permute:g})"] if cfg.rgb_permute else []),
         f"EMA {cfg.ema:g}" if cfg.ema else "no EMA",
         f"weights {weights}",
     ]

@@ -392,6 +392,7 @@ def make_sampler(cfg: TrainConfig, images: list, *, seed: int, rank: int = 0) ->
         grad_weighting=cfg.grad_weighting,
         quantize_lr=cfg.quantize_lr,
         augment=cfg.augment,
+        rgb_permute=cfg.rgb_permute,
     )
 
 

@@ -221,6 +221,27 @@ def test_downscaled_only_needs_the_factors_may_change_on_resume_and_reaches_the_
     assert not config_from_args(ns)[0].downscaled_only
 
 
+def test_rgb_permute_is_a_share_may_change_on_resume_and_reaches_the_recipe_text(
+    tmp_path: Path,
+) -> None:
+    from training.config import ConfigError, TrainConfig
+    from training.export import recipe_text
+
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ConfigError, match="--rgb-permute must be in"):
+            TrainConfig(dataset="d", iters=1, rgb_permute=bad).validate()
+    run = tmp_path / "run"
+    run.mkdir()
+    TrainConfig(dataset="d", iters=100).save(run / "config.json")
+    cfg, _, notes = config_from_args(
+        build_parser().parse_args(["--resume", str(run), "--rgb-permute", "0.5"])
+    )
+    cfg.validate()
+    assert cfg.rgb_permute == 0.5 and not notes
+    assert "flips/rotations; colour channels reordered (0.5); no EMA" in recipe_text(cfg, "w")
+    assert "colour" not in recipe_text(TrainConfig(dataset="d"), "w")
+
+
 def test_the_pixel_loss_may_change_on_resume(tmp_path: Path) -> None:
     from training.config import TrainConfig
 

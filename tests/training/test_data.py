@@ -11,6 +11,7 @@ from PIL import Image
 from train_helpers import make_hr_folder, textured
 
 from training.data import (
+    CHANNEL_ORDERS,
     CachedImage,
     DatasetError,
     PatchSampler,
@@ -202,3 +203,24 @@ def test_downscaled_copies_are_refused_for_paired_datasets(tmp_path: Path) -> No
     assert len(load_cache(samples, 2, cell=16)) == 3
     with pytest.raises(DatasetError, match="a0.png: has an LR partner; downscaled copies need an HR-only"):
         load_cache(samples, 2, cell=16, downscaled=(0.5,))
+
+
+def test_rgb_permute_reorders_each_samples_lr_and_hr_channels_alike() -> None:
+    img = textured(64, 72, 5)
+    kw = dict(scale=2, patch=8, batch=12, seed=3, quantize_lr=False)
+    lr0, hr0 = PatchSampler([_cached(img, 16)], **kw).batch_at(0)
+    lr1, hr1 = PatchSampler([_cached(img, 16)], rgb_permute=1.0, **kw).batch_at(0)
+    orders = []
+    for b in range(12):
+        # same patches and flips as without it: only the channel order differs, and LR agrees with HR
+        matching = [
+            o
+            for o in [(0, 1, 2), *CHANNEL_ORDERS]
+            if torch.equal(hr1[b], hr0[b, list(o)]) and torch.equal(lr1[b], lr0[b, list(o)])
+        ]
+        assert len(matching) == 1
+        orders.append(matching[0])
+    assert (0, 1, 2) not in orders and len(set(orders)) > 1  # every sample reordered, not all alike
+    lr_half, _ = PatchSampler([_cached(img, 16)], rgb_permute=0.5, **kw).batch_at(0)
+    kept = sum(torch.equal(lr_half[b], lr0[b]) for b in range(12))
+    assert 0 < kept < 12
