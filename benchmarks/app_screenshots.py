@@ -44,7 +44,10 @@ def main() -> int:
 
     photos = tmp / "Photos"
     photos.mkdir()
-    for p in sorted(args.photos.glob("*.jpg"))[: args.count]:  # small copies: a quick batch
+    chosen = sorted(args.photos.glob("*.jpg"))[: args.count]
+    if len(chosen) < 3:  # the compare view shows the third
+        parser.error(f"--photos {args.photos} needs at least 3 .jpg photos, found {len(chosen)}")
+    for p in chosen:  # small copies: a quick batch
         with Image.open(p) as im:
             im.convert("RGB").resize((640, round(640 * im.height / im.width))).save(
                 photos / p.name, quality=92
@@ -62,7 +65,7 @@ def main() -> int:
     wait(app, lambda: win.catalog is not None)
     win.panel.want_model(args.model)
     win.queue.add_paths([str(photos)])
-    wait(app, lambda: len(win.queue.files()) == args.count and not win.queue.busy)
+    wait(app, lambda: len(win.queue.files()) == len(chosen) and not win.queue.busy)
     win.start_batch()
     wait(app, lambda: not win.running, timeout=900)
     win.queue.select(win.queue.files()[2])
