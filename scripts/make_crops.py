@@ -10,7 +10,9 @@ energy on a coarse grid, so the choice is reproducible and not hand-picked), and
 labelled with its PSNR (Y channel) against the original crop. It also prints each panel's detail
 (mean absolute luma gradient) as a share of the original's: blur shows as well under 100%; and
 the share of each panel's fine detail that is a fixed pattern repeating every ``scale`` pixels
-(the grid artefact of sub-pixel upsamplers; the original's figure is the chance level).
+(the grid artefact of sub-pixel upsamplers; the original's figure is the chance level); and each
+panel's hatch (metrics.hatch: texture drawn along the original's edges and stripes, which the
+original lacks, in grey levels; sharper or softer edges alone read near 0).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from sr_desktop.core.engine import Upscaler
 from sr_desktop.core.imageio import from_float, to_float
-from sr_desktop.core.metrics import detail_ratio, periodic_share, psnr
+from sr_desktop.core.metrics import detail_ratio, hatch, periodic_share, psnr
 from sr_desktop.core.modelfile import load_model
 from sr_desktop.core.resize import bicubic_upscale, imresize
 from sr_desktop.core.store import resolve_model
@@ -123,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{label.rsplit('  ', 1)[0]} {periodic_share([img], args.scale):.2%}" for label, img in row
         )
         print(f"{photo.name} {args.scale}-pixel grid share (the original's is chance level): {grids}")
+        hatches = " | ".join(
+            f"{label.rsplit('  ', 1)[0]} {hatch(img, original):.2f}" for label, img in row[:-1]
+        )
+        print(f"{photo.name} hatch (grey levels of texture along the original's edges it lacks): {hatches}")
     print(f"wrote {args.out}")
     return 0
 

@@ -62,6 +62,7 @@ def format_event(e: dict[str, Any]) -> str:
             f"[{it}] val PSNR {e.get('psnr', 0):.3f} dB SSIM {e.get('ssim', 0):.4f} "
             f"(bicubic {e.get('bicubic_psnr', 0):.3f} dB / {e.get('bicubic_ssim', 0):.4f})"
             + (f", detail {e['detail']:.0%} grid {e['grid']:.2%}" if "grid" in e and "detail" in e else "")
+            + (f" hatch {e['hatch']:.2f}" if "hatch" in e else "")
         )
     if t == "error":
         return f"[{it}] error: {e.get('message', '')}"

@@ -247,12 +247,13 @@ def unwrap(module: nn.Module) -> nn.Module:
 def validate(module: nn.Module, val_set, scale: int, device: torch.device) -> dict[str, Any]:
     """PSNR/SSIM on Y (shave = scale) of the 8-bit outputs, averaged over the validation crops;
     with two diagnostics for perceptual training: ``detail`` (the outputs' mean luma gradient
-    over the originals', metrics.detail) and ``grid`` (metrics.periodic_share at the scale)."""
-    from sr_desktop.core.metrics import detail_ratio, periodic_share, psnr, ssim
+    over the originals', metrics.detail), ``grid`` (metrics.periodic_share at the scale) and
+    ``hatch`` (metrics.hatch, averaged)."""
+    from sr_desktop.core.metrics import detail_ratio, hatch, periodic_share, psnr, ssim
 
     was_training = module.training
     module.eval()
-    ps, ss, bp, bs, outs, details = [], [], [], [], [], []
+    ps, ss, bp, bs, outs, details, hatches = [], [], [], [], [], [], []
     try:
         for v in val_set:
             x = torch.from_numpy(v.lr).permute(2, 0, 1)[None].float().div_(255.0).to(device)
@@ -263,6 +264,7 @@ def validate(module: nn.Module, val_set, scale: int, device: torch.device) -> di
             ss.append(ssim(out, v.hr, scale))
             outs.append(out)
             details.append(detail_ratio(out, v.hr))
+            hatches.append(hatch(out, v.hr))
             bp.append(v.bicubic_psnr)
             bs.append(v.bicubic_ssim)
     finally:
@@ -274,6 +276,7 @@ def validate(module: nn.Module, val_set, scale: int, device: torch.device) -> di
         "bicubic_ssim": float(np.mean(bs)),
         "detail": float(np.mean(details)),
         "grid": periodic_share(outs, scale),
+        "hatch": float(np.mean(hatches)),
         "images": len(ps),
         "per_image": {v.name: round(p, 3) for v, p in zip(val_set, ps, strict=True)},
     }

@@ -30,7 +30,7 @@ def test_the_crop_is_the_most_textured_window() -> None:
     assert crops.most_textured_window(img, 16, 4) == (32, 60)
 
 
-def test_sheet_has_a_labelled_panel_per_method_and_photo(tmp_path: Path) -> None:
+def test_sheet_has_a_labelled_panel_per_method_and_photo(tmp_path: Path, capsys) -> None:
     crops = _script()
     rng = np.random.default_rng(1)
     photos = []
@@ -59,6 +59,11 @@ def test_sheet_has_a_labelled_panel_per_method_and_photo(tmp_path: Path) -> None
             ]
         )
         == 0
+    )
+    printed = capsys.readouterr().out
+    hatch_lines = [line for line in printed.splitlines() if line.startswith("p0.png hatch")]
+    assert len(hatch_lines) == 1 and all(
+        f"{m} " in hatch_lines[0] for m in ("bicubic", "nearest-x4", "tiny-x4")
     )
     sheet = Image.open(out)
     panel = 16 * 4

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from sr_desktop.core.metrics import detail, periodic_share, psnr, rgb_to_y, ssim
+from sr_desktop.core.metrics import detail, hatch, periodic_share, psnr, rgb_to_y, ssim
 
 
 def _smooth_rgb(h=40, w=36, seed=0):
@@ -150,3 +150,29 @@ def test_detail_is_lower_for_blur_and_higher_for_noise():
     noisy = np.clip(img + 0.05 * np.random.default_rng(2).standard_normal(img.shape), 0, 1)
     assert detail(blurred) < 0.8 * detail(img) < 0.8 * detail(noisy)
     assert detail(np.full((8, 8, 3), 0.5)) == 0.0
+
+
+def _stripes(size: int = 96) -> np.ndarray:
+    """Soft grey stripes at 20 degrees from horizontal, 24 pixels apart, float RGB in [0, 1]."""
+    y, x = np.mgrid[0:size, 0:size].astype(np.float64)
+    across = y * math.cos(math.radians(20)) - x * math.sin(math.radians(20))
+    grey = 0.5 + 0.3 * np.sin(2 * math.pi * across / 24)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def test_hatch_sees_texture_along_stripes_not_sharper_or_softer_stripes():
+    stripes = _stripes()
+    y, x = np.mgrid[0:96, 0:96].astype(np.float64)
+    pattern = np.sin(2 * math.pi * (x + y) / 3.5)[..., None]  # a diagonal hatch, 3.5 px period
+    hatched = [hatch(np.clip(stripes + a / 255 * pattern, 0, 1), stripes) for a in (2, 4, 8)]
+    # sharper (unsharp mask) and softer (3x3 mean) stripes: only the profile across them changes
+    blur = sum(np.roll(stripes, (dy, dx), axis=(0, 1)) for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9
+    sharp = hatch(np.clip(stripes + 1.5 * (stripes - blur), 0, 1), stripes)
+    soft = hatch(blur, stripes)
+    assert hatch(stripes, stripes) == 0.0
+    assert max(sharp, soft) < 0.3 < 1.0 < hatched[0] < hatched[1] < hatched[2]
+    # the same measure on uint8 images
+    as_u8 = [np.round(img * 255).astype(np.uint8) for img in (stripes + 4 / 255 * pattern, stripes)]
+    assert hatch(*as_u8) == pytest.approx(hatched[1], rel=0.2)
+    with pytest.raises(ValueError, match="shapes differ"):
+        hatch(stripes[:90], stripes)

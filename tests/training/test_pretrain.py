@@ -113,10 +113,10 @@ def test_export_loads_with_load_model_and_has_a_card(hr_folder: Path, tmp_path: 
     assert torch.equal(model.module.state_dict()["head.0.weight"], ema_state["head.0.weight"])
     # validation also records the perceptual diagnostics (metrics.detail / periodic_share)
     val = [e for e in read_events(tmp_path / "run" / "events.jsonl") if e["type"] == "val"][-1]
-    assert 0 < val["detail"] < 2 and 0 <= val["grid"] < 1
+    assert 0 < val["detail"] < 2 and 0 <= val["grid"] < 1 and val["hatch"] >= 0
     from training.events import format_event
 
-    assert f"grid {val['grid']:.2%}" in format_event(val)
+    assert f"grid {val['grid']:.2%}" in format_event(val) and f"hatch {val['hatch']:.2f}" in format_event(val)
 
 
 def test_export_defaults_to_the_user_store(hr_folder: Path, tmp_path: Path) -> None:
