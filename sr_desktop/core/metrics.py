@@ -148,9 +148,10 @@ def _central_gradients(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def hatch(img: np.ndarray, original: np.ndarray, border: int = 8) -> float:
-    """Fine texture an upscale draws across the original's edges and stripes, which the original
+    """Fine texture an upscale draws along the original's edges and stripes, which the original
     lacks: the hatching a GAN generator can paint on smooth ramps. In luma grey levels (0..255
-    scale, RMS); 0 for the original itself.
+    scale, RMS); 0 for the original itself. ``border`` pixels at each edge are left out (fewer on
+    images too small for them).
 
     The original's local orientation comes from its structure tensor (gradients of a 3x3-blurred
     luma, averaged over 7x7 windows). At each pixel both images are differentiated along that
@@ -174,10 +175,9 @@ def hatch(img: np.ndarray, original: np.ndarray, border: int = 8) -> float:
         return _box_blur((t - _box_blur(t, 5)) ** 2, 9)
 
     excess = np.clip(along(ys) - along(yo), 0.0, None)
+    border = max(0, min(border, (min(excess.shape) - 1) // 2))  # small images keep their middle
     if border:
         excess = excess[border:-border, border:-border]
-    if excess.size == 0:
-        raise ValueError(f"hatch: the image is too small for a {border}-pixel border")
     return float(np.sqrt(excess.mean()))
 
 

@@ -176,3 +176,6 @@ def test_hatch_sees_texture_along_stripes_not_sharper_or_softer_stripes():
     assert hatch(*as_u8) == pytest.approx(hatched[1], rel=0.2)
     with pytest.raises(ValueError, match="shapes differ"):
         hatch(stripes[:90], stripes)
+    # images smaller than two borders still get a figure (validation crops can be tiny)
+    assert hatch(stripes[:10, :10], stripes[:10, :10]) == 0.0
+    assert hatch(np.clip(stripes + 8 / 255 * pattern, 0, 1)[:12, :12], stripes[:12, :12]) > 1.0
