@@ -139,14 +139,6 @@ def _box_blur(x: np.ndarray, k: int) -> np.ndarray:
     return (c[k : k + h, k : k + w] - c[:h, k : k + w] - c[k : k + h, :w] + c[:h, :w]) / (k * k)
 
 
-def _central_gradients(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(d/dy, d/dx) by central differences, zero on the outermost rows/columns."""
-    gy, gx = np.zeros_like(y), np.zeros_like(y)
-    gy[1:-1] = (y[2:] - y[:-2]) / 2
-    gx[:, 1:-1] = (y[:, 2:] - y[:, :-2]) / 2
-    return gy, gx
-
-
 def hatch(img: np.ndarray, original: np.ndarray, border: int = 8) -> float:
     """Fine texture an upscale draws along the original's edges and stripes, which the original
     lacks: the hatching a GAN generator can paint on smooth ramps. In luma grey levels (0..255
@@ -164,13 +156,13 @@ def hatch(img: np.ndarray, original: np.ndarray, border: int = 8) -> float:
     yo, ys = rgb_to_y(original), rgb_to_y(img)
     if yo.shape != ys.shape:
         raise ValueError(f"hatch: shapes differ, {ys.shape} vs {yo.shape}")
-    gy, gx = _central_gradients(_box_blur(yo, 3))
+    gy, gx = np.gradient(_box_blur(yo, 3))
     jxx, jyy, jxy = _box_blur(gx * gx, 7), _box_blur(gy * gy, 7), _box_blur(gx * gy, 7)
     angle = 0.5 * np.arctan2(2 * jxy, jxx - jyy)  # the dominant gradient direction
     tx, ty = -np.sin(angle), np.cos(angle)  # along the edge
 
     def along(y: np.ndarray) -> np.ndarray:
-        dy, dx = _central_gradients(y)
+        dy, dx = np.gradient(y)
         t = dx * tx + dy * ty
         return _box_blur((t - _box_blur(t, 5)) ** 2, 9)
 
