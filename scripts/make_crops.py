@@ -76,6 +76,14 @@ def crop_panels(
     return labelled + [("original", original)]
 
 
+def panel_figures(row: list[tuple[str, np.ndarray]], measure, fmt: str, with_original: bool = False) -> str:
+    """'name figure | ...' for each panel of a :func:`crop_panels` row: ``measure(panel, original)``
+    formatted with ``fmt``; the original's own panel only ``with_original``."""
+    original = row[-1][1]
+    panels = row if with_original else row[:-1]
+    return " | ".join(f"{label.rsplit('  ', 1)[0]} {measure(img, original):{fmt}}" for label, img in panels)
+
+
 def compose(rows: list[list[tuple[str, np.ndarray]]]) -> Image.Image:
     size = rows[0][0][1].shape[0]
     cols = len(rows[0])
@@ -116,18 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     compose(rows).save(args.out)
     for photo, row in zip(args.photos, rows, strict=True):
         print(f"{photo.name}: " + " | ".join(label for label, _ in row))
-        original = row[-1][1]
-        shares = " | ".join(
-            f"{label.rsplit('  ', 1)[0]} {detail_ratio(img, original):.0%}" for label, img in row[:-1]
-        )
+        shares = panel_figures(row, detail_ratio, ".0%")
         print(f"{photo.name} detail vs original: {shares}")
-        grids = " | ".join(
-            f"{label.rsplit('  ', 1)[0]} {periodic_share([img], args.scale):.2%}" for label, img in row
+        grids = panel_figures(
+            row, lambda img, _: periodic_share([img], args.scale), ".2%", with_original=True
         )
         print(f"{photo.name} {args.scale}-pixel grid share (the original's is chance level): {grids}")
-        hatches = " | ".join(
-            f"{label.rsplit('  ', 1)[0]} {hatch(img, original):.2f}" for label, img in row[:-1]
-        )
+        hatches = panel_figures(row, hatch, ".2f")
         print(f"{photo.name} hatch (grey levels of texture along the original's edges it lacks): {hatches}")
     print(f"wrote {args.out}")
     return 0
