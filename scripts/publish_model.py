@@ -2,8 +2,11 @@
 DESIGN.md), write the figures into its card, and copy it to resources/models/NAME.safetensors.
 
     .venv/bin/python scripts/publish_model.py MODEL_FILE NAME [--set5 ../shared/datasets/Set5]
+        [--description TEXT] [--card KEY=VALUE ...] [--force]
 
-Refuses to replace a bundled model that measured better, unless --force.
+Refuses to replace a bundled model that measured better, unless --force. ``--card`` sets a card
+field the run could not know, e.g. ``--card iterations="18100 (15000, then 3100 from those
+weights)"`` for a run started from another model's weights.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ def set5_psnr(path: Path, set5: Path) -> tuple[float, float, float]:
     return report.mean_psnr, report.mean_ssim, report.mean_bicubic_psnr
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -39,12 +42,24 @@ def main() -> int:
         "--set5", type=Path, default=Path(__file__).resolve().parents[2] / "shared/datasets/Set5"
     )
     parser.add_argument("--description", default=None)
+    parser.add_argument(
+        "--card", action="append", default=[], metavar="KEY=VALUE", help="set a card field (repeatable)"
+    )
+    parser.add_argument(
+        "--dest", type=Path, default=None, help="folder to publish to (default: the bundled models)"
+    )
     parser.add_argument("--force", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    fields = {}
+    for item in args.card:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            parser.error(f"--card takes KEY=VALUE, not {item!r}")
+        fields[key.strip()] = value
 
     psnr, ssim, bicubic = set5_psnr(args.model, args.set5)
     print(f"{args.model}: Set5 PSNR {psnr:.2f} dB, SSIM {ssim:.4f} (bicubic {bicubic:.2f} dB)")
-    target = bundled_model_dir() / f"{args.name}.safetensors"
+    target = (args.dest or bundled_model_dir()) / f"{args.name}.safetensors"
     if target.exists() and not args.force:
         old = float(load_model(target).card.get("psnr_set5", "0") or 0)
         if old >= psnr:
@@ -61,6 +76,7 @@ def main() -> int:
     )
     if args.description:
         card["description"] = args.description
+    card.update(fields)
     save_model(target, model.module, model.arch.name, model.config, card)
     print(f"published {target}")
     return 0

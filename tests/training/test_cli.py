@@ -148,13 +148,16 @@ SHIPPED_RECIPES = sorted((REPO / "recipes").rglob("*.json"))
 @pytest.mark.parametrize("path", SHIPPED_RECIPES, ids=lambda p: str(p.relative_to(REPO / "recipes")))
 def test_shipped_recipes_are_valid_configs(path: Path) -> None:
     cfg, _, _ = _parse(["--config", str(path)])
-    name = path.stem
-    assert cfg.scale == int(name[-1]) and cfg.arch == "edsr" and (cfg.n_resblocks, cfg.n_feats) == (16, 64)
-    assert cfg.stage == ("gan" if name.startswith("srgan") else "pretrain")
-    assert Path(cfg.export).name == f"{name}.safetensors"
+    model = Path(cfg.export).stem
+    # NAME.json trains model NAME; NAME-STAGE.json a later stage of it
+    assert model in ("edsr-x2", "edsr-x3", "edsr-x4", "srgan-x4") and path.stem.startswith(model)
+    assert cfg.scale == int(model[-1]) and cfg.arch == "edsr" and (cfg.n_resblocks, cfg.n_feats) == (16, 64)
+    assert cfg.stage == ("gan" if model.startswith("srgan") else "pretrain")
     if cfg.stage == "gan":
         assert cfg.vgg16_file and Path(cfg.init_from).name == "edsr-x4.safetensors"
-    assert len(SHIPPED_RECIPES) == 8  # four models, CPU and GPU
+    if cfg.init_from and not cfg.init_from.startswith(("resources/models/", "runs/")):
+        assert (REPO / cfg.init_from).is_file(), cfg.init_from  # a later stage starts from committed weights
+    assert len(SHIPPED_RECIPES) == 9  # four models, CPU and GPU, and edsr-x2's second stage (CPU)
 
 
 MACHINE_OR_LOGGING = (
