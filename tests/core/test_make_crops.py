@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import nearest_model_file, tiny_model_file
+from helpers import load_script, nearest_model_file, tiny_model_file
 from PIL import Image
 
 from sr_desktop.core.metrics import detail_ratio
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("make_crops", REPO / "scripts" / "make_crops.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_the_crop_is_the_most_textured_window() -> None:
-    crops = _script()
+    crops = load_script("make_crops")
     img = np.full((64, 96, 3), 128, np.uint8)
     rng = np.random.default_rng(0)
     img[32:48, 60:76] = rng.integers(0, 255, (16, 16, 3))  # the only texture
@@ -31,7 +21,7 @@ def test_the_crop_is_the_most_textured_window() -> None:
 
 
 def test_sheet_has_a_labelled_panel_per_method_and_photo(tmp_path: Path, capsys) -> None:
-    crops = _script()
+    crops = load_script("make_crops")
     rng = np.random.default_rng(1)
     photos = []
     for i in range(2):
@@ -85,7 +75,7 @@ def test_sheet_has_a_labelled_panel_per_method_and_photo(tmp_path: Path, capsys)
 
 
 def test_wrong_scale_model_is_refused(tmp_path: Path, capsys) -> None:
-    crops = _script()
+    crops = load_script("make_crops")
     model = tiny_model_file(tmp_path, scale=2)
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "p.png")
     assert (
@@ -98,7 +88,7 @@ def test_wrong_scale_model_is_refused(tmp_path: Path, capsys) -> None:
 
 
 def test_crop_size_must_be_a_multiple_of_4(tmp_path: Path, capsys) -> None:
-    crops = _script()
+    crops = load_script("make_crops")
     with pytest.raises(SystemExit) as exc:
         crops.main(
             ["--models", "m", "--photos", "p.png", "--lr-crop", "10", "--out", str(tmp_path / "o.png")]

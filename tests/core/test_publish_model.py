@@ -3,25 +3,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import nearest_model_file, smooth_image, tiny_model_file
+from helpers import load_script, nearest_model_file, smooth_image, tiny_model_file
 from PIL import Image
 
 from sr_desktop.core.modelfile import load_model
 from sr_desktop.core.resize import imresize
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("publish_model", REPO / "scripts" / "publish_model.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -40,7 +30,7 @@ def set5(tmp_path: Path) -> Path:
 def test_publish_measures_sets_card_fields_and_refuses_a_worse_model(
     tmp_path: Path, set5: Path, capsys
 ) -> None:
-    publish = _script()
+    publish = load_script("publish_model")
     dest = tmp_path / "models"
     dest.mkdir()
     good = nearest_model_file(tmp_path)  # nearest neighbour: well above a random network
@@ -63,5 +53,7 @@ def test_publish_measures_sets_card_fields_and_refuses_a_worse_model(
 
 def test_card_option_needs_key_and_value(tmp_path: Path, set5: Path) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        _script().main([str(tiny_model_file(tmp_path)), "x", "--set5", str(set5), "--card", "novalue"])
+        load_script("publish_model").main(
+            [str(tiny_model_file(tmp_path)), "x", "--set5", str(set5), "--card", "novalue"]
+        )
     assert exit_info.value.code == 2

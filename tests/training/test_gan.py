@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from train_helpers import REPO, tiny_config
+from train_helpers import tiny_config
 
 from training.checkpoint import load_checkpoint
 from training.discriminator import SRGANDiscriminator
@@ -381,13 +381,11 @@ def test_gan_gradients_script_measures_each_loss(hr_folder: Path, tmp_path: Path
     """scripts/gan_gradients.py on a GAN run: one gradient size per weighted loss; with the grid
     guard, the VGG and adversarial gradients hold no fixed pattern and the grid loss's is all
     pattern; a portable state (no discriminator) is refused clearly."""
-    import importlib.util
+    from helpers import load_script
 
     from training.checkpoint import save_portable_state
 
-    spec = importlib.util.spec_from_file_location("gan_gradients", REPO / "scripts" / "gan_gradients.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("gan_gradients")
     vgg = _vgg16_weights_file(tmp_path / "vgg16.pth")
     pre = train(tiny_config(hr_folder, tmp_path / "pre", iters=2), echo=None).export_path
     cfg = tiny_config(

@@ -4,20 +4,13 @@ the engine check, a time-limited fine-tune of a bundled model, and what comes ba
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
+from helpers import load_script
 from PIL import Image
 from train_helpers import REPO, make_hr_folder, textured
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("gpu_session", REPO / "scripts" / "gpu_session.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_session_checks_the_engine_trains_and_returns_few_small_files(tmp_path: Path) -> None:
@@ -28,7 +21,7 @@ def test_session_checks_the_engine_trains_and_returns_few_small_files(tmp_path: 
     (data / "Set5" / "x4" / "LR").mkdir(parents=True)
     Image.fromarray(textured(20, 24, 5)).save(data / "Set5" / "x4" / "LR" / "bird.png")
     out = tmp_path / "out"
-    rc = _script().main(
+    rc = load_script("gpu_session").main(
         ["train", "--data", str(data), "--out", str(out), "--runs", str(tmp_path / "runs"),
          "--jobs", "edsr-x4", "--batch", "2", "--patch", "16", "--device", "cpu", "--minutes", "0.1",
          "--check-precisions", "fp32"]
