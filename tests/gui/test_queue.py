@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from gui_helpers import make_image, queue_and_wait
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
@@ -17,7 +17,7 @@ def _mime(paths):
 def _drop(widget, paths):
     mime = _mime(paths)
     enter = QDragEnterEvent(
-        QPoint(20, 20),
+        QPointF(20, 20),
         Qt.DropAction.CopyAction,
         mime,
         Qt.MouseButton.LeftButton,
