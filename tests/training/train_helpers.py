@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from helpers import REPO as REPO  # re-exported for the training tests
 from PIL import Image
 
 from training.config import TrainConfig
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def textured(h: int, w: int, seed: int) -> np.ndarray:
