@@ -59,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--config",
         metavar="FILE",
-        help="a recipe: JSON with any of these options (e.g. recipes/edsr-x2.json); options given here win",
+        action="append",
+        help="a recipe: JSON with any of these options (e.g. recipes/edsr-x2.json); options given here win. "
+        "Several --config train in a row, each stage from the model of the one before; "
+        "the same command again continues where it stopped",
     )
     g.add_argument("--init-from", metavar="MODEL_FILE", help="start from a model's matching weights")
     g.add_argument(
@@ -232,16 +235,15 @@ def read_recipe(path: str) -> dict:
 def config_from_args(ns: argparse.Namespace) -> tuple[TrainConfig, bool, list[str]]:
     """(config, resume?, notes). On resume the saved config wins except for RESUMABLE_OVERRIDES."""
     given = {k: v for k, v in vars(ns).items() if k not in _NOT_CONFIG}
-    if getattr(ns, "config", None):
+    recipes = getattr(ns, "config", None) or []
+    if recipes:
         if getattr(ns, "resume", None):
             raise ConfigError("--config starts a new run; --resume continues one with its own config.json")
-        given = {**read_recipe(ns.config), **given}
+        if len(recipes) > 1:
+            raise ConfigError("several --config make a chain: see chain_from_args")
+        given = {**read_recipe(recipes[0]), **given}
     notes: list[str] = []
-    if "dataset" in given:
-        given["dataset"] = str(Path(given["dataset"]).expanduser())
-    for key in ("init_from", "export", "vgg_weights", "vgg16_file"):
-        if key in given:
-            given[key] = str(Path(given[key]).expanduser())
+    _expand_paths(given)
     resume_dir = getattr(ns, "resume", None)
     if resume_dir:
         cfg_path = Path(resume_dir) / "config.json"
@@ -265,6 +267,40 @@ def config_from_args(ns: argparse.Namespace) -> tuple[TrainConfig, bool, list[st
     return cfg, False, notes
 
 
+def _expand_paths(given: dict) -> None:
+    for key in ("dataset", "init_from", "export", "vgg_weights", "vgg16_file"):
+        if given.get(key):  # an empty value stays empty (not ".")
+            given[key] = str(Path(given[key]).expanduser())
+
+
+def chain_from_args(ns: argparse.Namespace) -> list:
+    """The stages of ``--config A --config B ...``: each recipe with the command line's options
+    over it (``--init-from`` only for the first stage; each stage keeps its own run folder and
+    export)."""
+    from .chain import Stage
+
+    given = {k: v for k, v in vars(ns).items() if k not in _NOT_CONFIG}
+    if getattr(ns, "resume", None):
+        raise ConfigError("--config starts a new run; --resume continues one with its own config.json")
+    for key in ("run_dir", "export"):
+        if key in given:
+            raise ConfigError(
+                f"--{key.replace('_', '-')} cannot be given to a chain of recipes: each stage has its own"
+            )
+    stages = []
+    for i, path in enumerate(ns.config):
+        values = {**read_recipe(path), **given}
+        if i > 0:
+            values.pop("init_from", None)  # replaced by the model of the stage before
+        _expand_paths(values)
+        if not values.get("dataset"):
+            raise ConfigError(f"{path}: a chain needs a dataset for each stage (give DATASET)")
+        if "minutes" in values and "iters" not in values:
+            values["iters"] = 0
+        stages.append(Stage(path, TrainConfig(**values)))
+    return stages
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
@@ -285,6 +321,14 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as e:
                 raise ConfigError(str(e)) from None
             print(f"model written to {written}")
+            return EXIT_OK
+        if len(getattr(ns, "config", None) or []) > 1:
+            from .chain import export_path, run_chain
+
+            stages = chain_from_args(ns)
+            run_chain(stages, RESUMABLE_OVERRIDES, echo=echo)
+            if not quiet:
+                print(f"model written to {export_path(stages[-1].cfg)}")
             return EXIT_OK
         cfg, resume, notes = config_from_args(ns)
         for note in notes:
