@@ -18,6 +18,7 @@ from pathlib import Path
 from .checkpoint import CHECKPOINT_NAME
 from .config import ConfigError, TrainConfig
 from .events import read_events
+from .export import export_path
 from .loop import TrainResult, train
 
 # not compared when a stage resumes: bookkeeping, the start weights (a resumed stage takes its
@@ -29,12 +30,6 @@ _NOT_COMPARED = {"version", "extra", "run_dir", "init_from", "log_every"}
 class Stage:
     recipe: str  # the recipe file it came from, for messages
     cfg: TrainConfig
-
-
-def export_path(cfg: TrainConfig) -> Path:
-    from .export import default_export_path
-
-    return Path(cfg.export) if cfg.export else default_export_path(cfg)
 
 
 def finished(cfg: TrainConfig) -> bool:

@@ -323,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"model written to {written}")
             return EXIT_OK
         if len(getattr(ns, "config", None) or []) > 1:
-            from .chain import export_path, run_chain
+            from .chain import run_chain
+            from .export import export_path
 
             stages = chain_from_args(ns)
             run_chain(stages, RESUMABLE_OVERRIDES, echo=echo)

@@ -21,6 +21,11 @@ def default_export_path(cfg: TrainConfig) -> Path:
     return user_model_dir() / f"{cfg.arch}-x{cfg.scale}-{run}{suffix}.safetensors"
 
 
+def export_path(cfg: TrainConfig) -> Path:
+    """Where a run's final model goes: its ``export`` option, or the user model store."""
+    return Path(cfg.export) if cfg.export else default_export_path(cfg)
+
+
 def training_data_text(cfg: TrainConfig, n_train: int, n_val: int) -> str:
     name = Path(cfg.dataset).name if cfg.dataset else "DIV2K"
     return f"{name}: {n_train} training / {n_val} validation images"

@@ -644,9 +644,10 @@ def train(
         export_path = None
         total_wait = prefetch.wait_s / max(time.perf_counter() - session_start, 1e-9)
         if info.is_main:
-            from .export import default_export_path, export_model
+            from .export import export_model
+            from .export import export_path as final_export_path
 
-            export_path = Path(cfg.export) if cfg.export else default_export_path(cfg)
+            export_path = final_export_path(cfg)
             weights = "EMA" if ema else "raw"
             export_model(
                 eval_model(),
