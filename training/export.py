@@ -10,7 +10,19 @@ from torch import nn
 
 from .config import TrainConfig
 
-PHOTOS_HR_ATTRIBUTION = "training photos: see photos-hr/LICENSES.md; CC-BY/CC-BY-SA attribution in README"
+# The authors of photos-hr (../shared/datasets/photos-hr/LICENSES.md, which lists each file), by
+# licence. CC BY and CC BY-SA ask that they be named wherever a work made from their photographs
+# goes, so every model trained on photos-hr carries this in its card.
+PHOTOS_HR_ATTRIBUTION = (
+    "Trained on photographs (downscaled and re-encoded) by Aitzol Berasategi and "
+    'Trevor "Freespace" (CC BY 4.0); Sander Klootwijk, "Bolly" and Peter Nerlich (CC BY-SA 4.0); '
+    'Lukas Baubkus, Stef Binde ("stefonarch") and the LXQt Project Team (CC BY-SA 3.0); '
+    "Clemens Engelhardt (CC0 1.0); Charles Barbin, Hylke Bons, Andrea Cimitan, Marco Cogoni, "
+    'Jean-François Fortin Tam, Lennart Poettering and "blackcombwhistler07" (GPL-2+, MATE); '
+    "Dmitri Popov, Martin Klapetek, Sigi Sagi, Risto Saukonpää and Maciej Wiklo "
+    "(LGPL-3, KDE Plasma); Carsten Haitzler and the Enlightenment contributors (BSD-2-Clause). "
+    "Each file and its licence: photos-hr/LICENSES.md"
+)
 
 
 def default_export_path(cfg: TrainConfig) -> Path:

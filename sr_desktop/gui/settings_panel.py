@@ -67,7 +67,10 @@ def card_html(info: ModelInfo) -> str:
     )
     desc = card.get("description")
     head = f"<i>{html.escape(desc)}</i><br>" if desc else ""
-    return f"{head}<table cellspacing=0 cellpadding=1>{body}</table>"
+    # the training images' authors, whom their licences (CC BY, CC BY-SA) ask to be named
+    credit = card.get("attribution")
+    foot = f"<br><small style='color:palette(mid)'>{html.escape(credit)}</small>" if credit else ""
+    return f"{head}<table cellspacing=0 cellpadding=1>{body}</table>{foot}"
 
 
 class SettingsPanel(QWidget):

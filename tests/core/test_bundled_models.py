@@ -1,5 +1,7 @@
 """Every bundled model loads from a fresh checkout and beats bicubic on a test picture."""
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
@@ -10,6 +12,7 @@ from sr_desktop.core.metrics import psnr
 from sr_desktop.core.modelfile import load_model
 from sr_desktop.core.resize import bicubic_upscale, imresize
 from sr_desktop.core.store import bundled_model_dir
+from training.export import PHOTOS_HR_ATTRIBUTION
 
 BUNDLED = sorted(bundled_model_dir().glob("*.safetensors"))
 EXPECTED = {"edsr-x2", "edsr-x3", "edsr-x4", "srgan-x4"}
@@ -57,3 +60,32 @@ def test_bundled_model_beats_bicubic(path):
     # a perceptual model trades some PSNR for texture, but it must still beat bicubic
     floor = 0.0 if path.stem.startswith("srgan") else 0.2
     assert gain > floor, f"{path.stem} gains only {gain:.2f} dB over bicubic"
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
+def test_bundled_model_names_the_photographers(path):
+    """The bundled models were trained on photos-hr, so their cards carry its attribution."""
+    assert load_model(path).card.get("attribution") == PHOTOS_HR_ATTRIBUTION
+
+
+def credited_authors(licenses_md: str) -> set[str]:
+    """The authors named in the table of photos-hr/LICENSES.md (column 5), one name each."""
+    names = set()
+    for line in licenses_md.splitlines():
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) < 8 or not cells[1].endswith(".jpg"):
+            continue
+        author = re.sub(r"\([^)]*\)", "", cells[5]).split(";")[0]
+        for name in author.split(","):
+            name = name.strip()
+            if name and not name.startswith("unknown"):
+                names.add(name)
+    return names
+
+
+def test_attribution_names_every_credited_author(shared_dir):
+    table = (shared_dir / "datasets/photos-hr/LICENSES.md").read_text(encoding="utf-8")
+    authors = credited_authors(table)
+    assert {"Aitzol Berasategi", "Peter Nerlich", "Risto Saukonpää"} <= authors  # the parse works
+    missing = sorted(a for a in authors if a not in PHOTOS_HR_ATTRIBUTION)
+    assert not missing, f"the model cards do not name {missing}"

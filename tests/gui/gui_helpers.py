@@ -22,7 +22,12 @@ def make_model(
         module,
         "edsr",
         module.config,
-        {"description": "tiny test model", "training_data": "random weights", "val_psnr": "12.345"},
+        {
+            "description": "tiny test model",
+            "training_data": "random weights",
+            "val_psnr": "12.345",
+            "attribution": "Photos by A. Tester (CC BY 4.0)",
+        },
     )
 
 

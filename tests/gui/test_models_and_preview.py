@@ -33,6 +33,7 @@ def test_import_and_delete_user_model(qtbot, window, tmp_path):
     assert window.panel.model_name() == "mine-x2"
     assert "EDSR" in window.panel.card.text() and "×2" in window.panel.card.text()
     assert "12.345" in window.panel.card.text()  # measured PSNR from the card
+    assert "Photos by A. Tester (CC BY 4.0)" in window.panel.card.text()  # its credits too
 
     manager.list.setCurrentRow(manager.model_names().index("mine-x2"))
     assert manager.delete_button.isEnabled()
