@@ -34,8 +34,14 @@ TILE_CHOICES = ("auto", "none", "128", "256", "512", "1024")
 DEFAULT_OUTDIR_NAME = "upscaled"
 
 
-def card_html(info: ModelInfo) -> str:
-    """A model card as a small table: what a user needs to pick a model."""
+CREDITS_HINT = "Training photos' credits: hover here, or Manage…"
+
+
+def card_html(info: ModelInfo, full_credits: bool = True) -> str:
+    """A model card as a small table: what a user needs to pick a model.
+
+    ``full_credits=False`` replaces the training photos' credits by one line pointing to them.
+    """
     if info.error:
         return f"<b>{html.escape(info.name)}</b><br><span style='color:#b3261e'>Cannot be used: {html.escape(info.error)}</span>"
     card = info.card
@@ -69,7 +75,12 @@ def card_html(info: ModelInfo) -> str:
     head = f"<i>{html.escape(desc)}</i><br>" if desc else ""
     # the training images' authors, whom their licences (CC BY, CC BY-SA) ask to be named
     credit = card.get("attribution")
-    foot = f"<br><small style='color:palette(mid)'>{html.escape(credit)}</small>" if credit else ""
+    if not credit:
+        foot = ""
+    elif full_credits:
+        foot = f"<br><small style='color:palette(mid)'>{html.escape(credit)}</small>"
+    else:  # the side panel has no room for a paragraph: hovering shows it, Manage… lists it
+        foot = f"<br><small style='color:palette(mid)'>{CREDITS_HINT}</small>"
     return f"{head}<table cellspacing=0 cellpadding=1>{body}</table>{foot}"
 
 
@@ -259,11 +270,10 @@ class SettingsPanel(QWidget):
 
     def _show_card(self, info: ModelInfo | None) -> None:
         if info is not None:
-            self.card.setText(card_html(info))
-            self.card.setToolTip(
-                "\n".join(f"{k}: {v}" for k, v in info.card.items() if k not in ("name",))
-                + f"\nfile: {info.path}"
-            )
+            self.card.setText(card_html(info, full_credits=False))
+            # rich text, so that Qt wraps long entries (the credits) instead of one screen-wide line
+            lines = [f"{k}: {v}" for k, v in info.card.items() if k != "name"] + [f"file: {info.path}"]
+            self.card.setToolTip("<p>" + "<br>".join(html.escape(line) for line in lines) + "</p>")
         elif self.model_combo.count() == 0 and self.model_combo.placeholderText() != "Looking for models…":
             self.card.setText(f"<b>{NO_MODELS_TEXT}</b>")
             self.card.setToolTip("")
