@@ -272,7 +272,8 @@ class SettingsPanel(QWidget):
         if info is not None:
             self.card.setText(card_html(info, full_credits=False))
             # rich text, so that Qt wraps long entries (the credits) instead of one screen-wide line
-            lines = [f"{k}: {v}" for k, v in info.card.items() if k != "name"] + [f"file: {info.path}"]
+            lines = [f"{k}: {v}" for k, v in info.card.items() if k != "name" and str(v).strip()]
+            lines.append(f"file: {info.path}")
             self.card.setToolTip("<p>" + "<br>".join(html.escape(line) for line in lines) + "</p>")
         elif self.model_combo.count() == 0 and self.model_combo.placeholderText() != "Looking for models…":
             self.card.setText(f"<b>{NO_MODELS_TEXT}</b>")

@@ -27,6 +27,7 @@ def make_model(
             "training_data": "random weights",
             "val_psnr": "12.345",
             "attribution": "Photos by A. Tester (CC BY 4.0)",
+            "source": "",  # an empty field, as the bundled cards have: the tooltip leaves it out
         },
     )
 

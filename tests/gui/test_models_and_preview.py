@@ -37,6 +37,7 @@ def test_import_and_delete_user_model(qtbot, window, tmp_path):
     credit = "Photos by A. Tester (CC BY 4.0)"
     assert "credits" in window.panel.card.text() and credit not in window.panel.card.text()
     assert credit in window.panel.card.toolTip()
+    assert "source:" not in window.panel.card.toolTip()  # empty fields are left out
 
     manager.list.setCurrentRow(manager.model_names().index("mine-x2"))
     assert credit in manager.card.text()
