@@ -664,6 +664,9 @@ def train(
         if debug_dir:
             Path(debug_dir).mkdir(parents=True, exist_ok=True)
             (Path(debug_dir) / f"rank{info.rank}.txt").write_text(state_hash(unwrap(model)) + "\n")
+        # the ranks leave together: a rank tearing its process group down while rank 0 still
+        # exports once aborted in gloo's shutdown ("terminate called without an active exception")
+        barrier(info)
         log.emit(
             "done",
             iteration,
