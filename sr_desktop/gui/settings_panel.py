@@ -75,12 +75,9 @@ def card_html(info: ModelInfo, full_credits: bool = True) -> str:
     head = f"<i>{html.escape(desc)}</i><br>" if desc else ""
     # the training images' authors, whom their licences (CC BY, CC BY-SA) ask to be named
     credit = card.get("attribution")
-    if not credit:
-        foot = ""
-    elif full_credits:
-        foot = f"<br><small style='color:palette(mid)'>{html.escape(credit)}</small>"
-    else:  # the side panel has no room for a paragraph: hovering shows it, Manage… lists it
-        foot = f"<br><small style='color:palette(mid)'>{CREDITS_HINT}</small>"
+    # the side panel has no room for that paragraph: it shows a pointer (hover, or Manage…)
+    foot_text = html.escape(credit) if full_credits else CREDITS_HINT
+    foot = f"<br><small style='color:palette(mid)'>{foot_text}</small>" if credit else ""
     return f"{head}<table cellspacing=0 cellpadding=1>{body}</table>{foot}"
 
 
